@@ -1,0 +1,7 @@
+// Package config owns gatehouse.json: the typed schema with its secure
+// defaults, JWCC loading (JSON with comments and trailing commas), strict
+// decoding in which unknown keys are errors, get/set/unset by dotted path,
+// validation, atomic saving and the JSON Schema export.
+//
+// It imports nothing of Gatehouse's; every other package may import it.
+package config

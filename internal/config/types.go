@@ -1,0 +1,223 @@
+package config
+
+// This file is the schema: every key a gatehouse.json may hold. Struct tags
+// drive strict decoding, validation, `config schema` and secure defaults:
+//
+//	json:"name"            the key (always camelCase, as in the seed guides)
+//	enum:"a,b,c"           allowed string values
+//	doc:"..."              description shown by `config schema`
+//	min:"N" max:"N"        numeric bounds
+//
+// Defaults live in Default(), not in tags, so that they are ordinary Go.
+// Keys keep OpenClaw's names wherever the seed guides use them.
+
+// Config is the whole gateway configuration.
+type Config struct {
+	// Schema lets editors find the JSON Schema; it is ignored otherwise.
+	Schema    string    `json:"$schema,omitempty" doc:"Path or URL of the JSON Schema, for editors. Ignored by the gateway."`
+	Gateway   Gateway   `json:"gateway" doc:"The gateway process: listener, authentication, control UI."`
+	Discovery Discovery `json:"discovery" doc:"Network discovery. Off: Gatehouse never advertises itself."`
+	Logging   Logging   `json:"logging" doc:"Log level and redaction."`
+	Agents    Agents    `json:"agents" doc:"Agent defaults: model, workspace, sandbox."`
+	Tools     Tools     `json:"tools" doc:"Tool policy for the agent."`
+	Channels  Channels  `json:"channels" doc:"Chat channels and who may talk to the agent through them."`
+	Models    Models    `json:"models" doc:"LLM providers."`
+	Plugins   Plugins   `json:"plugins" doc:"Bundled plugins (channels, auth helpers) and whether each is enabled."`
+}
+
+// Gateway configures the listener and its authentication.
+type Gateway struct {
+	Mode           string        `json:"mode" enum:"local,remote" doc:"local: this host runs the gateway. remote: the CLI talks to gateway.remote.url."`
+	Bind           string        `json:"bind" enum:"loopback,lan,tailnet,custom" doc:"Where to listen. loopback (127.0.0.1) is the default; anything else needs token auth with at least 128 bits of secret."`
+	CustomBindHost string        `json:"customBindHost,omitempty" doc:"IP address to listen on when gateway.bind is custom."`
+	Port           int           `json:"port" min:"1" max:"65535" doc:"TCP port for HTTP, WebSocket RPC and the health check."`
+	Auth           GatewayAuth   `json:"auth" doc:"How clients authenticate. Every route but /healthz requires it."`
+	Remote         GatewayRemote `json:"remote" doc:"A gateway on another host, for the CLI. Leave empty for the local gateway: the CLI then reads the same token the gateway uses."`
+	ControlUI      ControlUI     `json:"controlUi" doc:"The browser control UI."`
+	HTTP           GatewayHTTP   `json:"http" doc:"Optional HTTP APIs on the gateway port."`
+}
+
+// GatewayAuth is the gateway's client authentication.
+type GatewayAuth struct {
+	Mode     string `json:"mode" enum:"token,password,none" doc:"token (default): a random bearer token made at onboarding. password: a secret you choose. none: refused; the gateway will not start without auth."`
+	Token    Secret `json:"token,omitzero" doc:"The bearer token, as a secret reference {\"secret\": \"NAME\"}, an environment reference \"${VAR}\", or (discouraged) plaintext."`
+	Password Secret `json:"password,omitzero" doc:"The password when gateway.auth.mode is password."`
+}
+
+// GatewayRemote points the CLI at a gateway on another host.
+type GatewayRemote struct {
+	URL   string `json:"url,omitempty" doc:"ws:// or wss:// URL of a remote gateway. Empty: the local gateway."`
+	Token Secret `json:"token,omitzero" doc:"Token of the remote gateway. Ignored when gateway.remote.url is empty: the local CLI always uses gateway.auth.token."`
+}
+
+// ControlUI configures the browser control UI.
+type ControlUI struct {
+	Enabled           bool `json:"enabled" doc:"Serve the browser control UI."`
+	AllowInsecureAuth bool `json:"allowInsecureAuth" doc:"Allow token-only browser login without device pairing. Dangerous; the audit reports it as critical."`
+}
+
+// GatewayHTTP holds optional HTTP APIs.
+type GatewayHTTP struct {
+	OpenAI GatewayOpenAI `json:"openai" doc:"OpenAI-compatible API (/v1/chat/completions)."`
+}
+
+// GatewayOpenAI toggles the OpenAI-compatible API.
+type GatewayOpenAI struct {
+	Enabled bool `json:"enabled" doc:"Serve /v1/chat/completions and /v1/models behind the gateway token."`
+}
+
+// Discovery configures network discovery.
+type Discovery struct {
+	MDNS MDNS `json:"mdns" doc:"mDNS / Bonjour advertisement."`
+}
+
+// MDNS configures mDNS advertisement.
+type MDNS struct {
+	Mode string `json:"mode" enum:"off,minimal,full" doc:"Gatehouse has no discovery; off is the only behaviour. Other values are accepted for compatibility and reported by the audit."`
+}
+
+// Logging configures logs.
+type Logging struct {
+	Level           string `json:"level" enum:"debug,info,warn,error" doc:"Minimum level written to the log."`
+	RedactSensitive string `json:"redactSensitive" enum:"off,tools" doc:"Known secrets and credential patterns are always removed from logs, transcripts and errors. tools (default) also redacts credential patterns in tool output summaries."`
+}
+
+// Agents holds agent configuration.
+type Agents struct {
+	Defaults AgentDefaults `json:"defaults" doc:"Settings every agent starts from."`
+}
+
+// AgentDefaults are the defaults for every agent.
+type AgentDefaults struct {
+	Workspace string         `json:"workspace,omitempty" doc:"Agent workspace directory (SOUL.md, AGENTS.md, USER.md). Default: <state dir>/workspace."`
+	Model     ModelSelection `json:"model" doc:"Which model the agent uses."`
+	Sandbox   Sandbox        `json:"sandbox" doc:"Where and how tools run."`
+}
+
+// ModelSelection picks the primary model and its fallbacks.
+type ModelSelection struct {
+	Primary   string   `json:"primary,omitempty" doc:"Model reference provider/model, e.g. anthropic/claude-sonnet-4-5."`
+	Fallbacks []string `json:"fallbacks,omitempty" doc:"Models tried in order when the primary fails."`
+}
+
+// Sandbox configures tool isolation.
+type Sandbox struct {
+	Mode            string        `json:"mode" enum:"all,non-main,off" doc:"all (default): every session's tools run sandboxed. off disables exec-type tools unless tools.elevated allows them."`
+	Scope           string        `json:"scope" enum:"session,agent,shared" doc:"How sandboxes are shared: one per session (default), per agent, or one for all."`
+	Backend         string        `json:"backend" enum:"auto,native,docker" doc:"auto: native Linux sandbox unless docker is configured; native: namespaces, Landlock, seccomp; docker: Docker Engine API (Podman works)."`
+	WorkspaceAccess string        `json:"workspaceAccess" enum:"none,ro,rw" doc:"How the sandbox sees the workspace: not at all, read-only (default) or read-write."`
+	Docker          SandboxDocker `json:"docker" doc:"Container settings for the docker backend."`
+}
+
+// SandboxDocker configures sandbox containers.
+type SandboxDocker struct {
+	Image        string `json:"image,omitempty" doc:"Container image. Default: gatehouse-sandbox:bookworm-slim, built by gatehouse sandbox build."`
+	Network      string `json:"network" doc:"Container network. none (default) means no network at all."`
+	ReadOnlyRoot bool   `json:"readOnlyRoot" doc:"Mount the container's root filesystem read-only (default true)."`
+}
+
+// Tools is the agent's tool policy.
+type Tools struct {
+	Profile  string        `json:"profile" enum:"minimal,messaging,coding,full" doc:"Base set of tools the agent gets."`
+	Allow    []string      `json:"allow,omitempty" doc:"Tools to add to the profile."`
+	Deny     []string      `json:"deny" doc:"Tools the agent never gets. Deny wins over allow."`
+	Elevated ToolsElevated `json:"elevated" doc:"Host execution outside the sandbox."`
+}
+
+// ToolsElevated configures host execution.
+type ToolsElevated struct {
+	Enabled   bool                `json:"enabled" doc:"Allow elevated (host) execution. Off by default."`
+	AllowFrom map[string][]string `json:"allowFrom,omitempty" doc:"Per channel, the sender ids who may ask for elevated execution."`
+}
+
+// Channels configures each chat platform.
+type Channels struct {
+	Telegram *Channel `json:"telegram,omitempty" doc:"Telegram bot."`
+	Discord  *Channel `json:"discord,omitempty" doc:"Discord bot."`
+	Slack    *Channel `json:"slack,omitempty" doc:"Slack app (Socket Mode)."`
+	Webchat  *Channel `json:"webchat,omitempty" doc:"Web chat on the gateway port."`
+}
+
+// Channel configures one chat platform.
+type Channel struct {
+	Enabled        *bool                `json:"enabled,omitempty" doc:"Run this channel. Default true once configured."`
+	Token          Secret               `json:"token,omitzero" doc:"Bot token (secret reference preferred)."`
+	AppToken       Secret               `json:"appToken,omitzero" doc:"Slack app-level token for Socket Mode."`
+	APIBaseURL     string               `json:"apiBaseUrl,omitempty" doc:"Platform API base URL, for self-hosted servers and tests."`
+	DMPolicy       string               `json:"dmPolicy,omitempty" enum:"pairing,allowlist,open,disabled" doc:"Who may DM the bot: pairing (default), allowlist, open, disabled."`
+	DM             *ChannelDM           `json:"dm,omitempty" doc:"Nested form of dmPolicy/allowFrom, as older guides write it."`
+	AllowFrom      []string             `json:"allowFrom,omitempty" doc:"Sender ids allowed to DM the bot (immutable platform ids; channel:id accepted)."`
+	GroupPolicy    string               `json:"groupPolicy,omitempty" enum:"disabled,allowlist,open" doc:"Group chats: disabled (default), allowlist, open."`
+	Groups         map[string]GroupRule `json:"groups,omitempty" doc:"Allowed groups by id when groupPolicy is allowlist."`
+	Guilds         map[string]GroupRule `json:"guilds,omitempty" doc:"Allowed Discord guilds by id when groupPolicy is allowlist."`
+	RequireMention *bool                `json:"requireMention,omitempty" doc:"In groups, answer only when mentioned (default true)."`
+	ConfigWrites   bool                 `json:"configWrites" doc:"Allow chat messages to change configuration. Always false in effect: Gatehouse has no chat path to configuration; true is reported by the audit."`
+}
+
+// ChannelDM is the nested DM policy form (dm.enabled/policy/allowFrom).
+type ChannelDM struct {
+	Enabled   *bool    `json:"enabled,omitempty" doc:"Accept DMs at all."`
+	Policy    string   `json:"policy,omitempty" enum:"pairing,allowlist,open,disabled" doc:"Same as dmPolicy."`
+	AllowFrom []string `json:"allowFrom,omitempty" doc:"Same as allowFrom."`
+}
+
+// GroupRule allows one group, guild or channel.
+type GroupRule struct {
+	Enabled        *bool                `json:"enabled,omitempty" doc:"Allow this group."`
+	RequireMention *bool                `json:"requireMention,omitempty" doc:"Answer only when mentioned (default true)."`
+	AllowFrom      []string             `json:"allowFrom,omitempty" doc:"Only these senders within the group."`
+	Channels       map[string]GroupRule `json:"channels,omitempty" doc:"Per-channel rules inside a guild."`
+}
+
+// Models configures LLM providers.
+type Models struct {
+	Providers map[string]Provider `json:"providers,omitempty" doc:"Provider settings by name (openai, anthropic, gemini, or a custom OpenAI-compatible name)."`
+}
+
+// Provider configures one LLM provider.
+type Provider struct {
+	API     string `json:"api,omitempty" enum:"openai,anthropic,gemini,openai-compatible" doc:"Wire protocol. Defaults from the provider name."`
+	BaseURL string `json:"baseUrl,omitempty" doc:"API base URL (Ollama, vLLM, llama.cpp, LM Studio, OpenRouter, or a proxy)."`
+	APIKey  Secret `json:"apiKey,omitzero" doc:"API key (secret reference preferred)."`
+}
+
+// Plugins configures bundled plugins.
+type Plugins struct {
+	Entries map[string]PluginEntry `json:"entries,omitempty" doc:"Plugins by name."`
+}
+
+// PluginEntry toggles one plugin.
+type PluginEntry struct {
+	Enabled bool `json:"enabled" doc:"Whether the plugin is enabled."`
+}
+
+// Default returns the configuration a gateway runs with when its file says
+// nothing: the secure defaults of the seed guides.
+func Default() *Config {
+	return &Config{
+		Gateway: Gateway{
+			Mode: "local",
+			Bind: "loopback",
+			Port: DefaultPort,
+			Auth: GatewayAuth{Mode: "token"},
+		},
+		Discovery: Discovery{MDNS: MDNS{Mode: "off"}},
+		Logging:   Logging{Level: "info", RedactSensitive: "tools"},
+		Agents: Agents{Defaults: AgentDefaults{
+			Sandbox: Sandbox{
+				Mode:            "all",
+				Scope:           "session",
+				Backend:         "auto",
+				WorkspaceAccess: "ro",
+				Docker:          SandboxDocker{Network: "none", ReadOnlyRoot: true},
+			},
+		}},
+		Tools: Tools{
+			Profile: "coding",
+			Deny:    []string{"gateway", "nodes"},
+		},
+	}
+}
+
+// DefaultPort is the gateway's default TCP port, as OpenClaw's.
+const DefaultPort = 18789

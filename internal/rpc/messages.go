@@ -1,0 +1,142 @@
+package rpc
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"log/slog"
+)
+
+// ProtocolVersion is the protocol this package speaks.
+const ProtocolVersion = 1
+
+// Method and event names.
+const (
+	MethodConnect   = "connect"
+	MethodHealth    = "health"
+	MethodStatus    = "status"
+	MethodConfigGet = "config.get"
+	MethodLogsTail  = "logs.tail"
+
+	EventChallenge = "connect.challenge"
+	EventLog       = "log"
+)
+
+// ClientName is the name the Gatehouse CLI gives in connect.
+const ClientName = "gatehouse-cli"
+
+// Challenge is the payload of the connect.challenge event.
+type Challenge struct {
+	// Nonce is 32 random bytes, hex-encoded; new for every connection.
+	Nonce    string `json:"nonce"`
+	Protocol int    `json:"protocol"`
+}
+
+// ConnectParams are the params of the connect request.
+type ConnectParams struct {
+	Protocol int         `json:"protocol"`
+	Client   ClientInfo  `json:"client"`
+	Auth     ConnectAuth `json:"auth"`
+}
+
+// ClientInfo names the connecting program.
+type ClientInfo struct {
+	Name    string `json:"name"`
+	Version string `json:"version,omitempty"`
+}
+
+// ConnectAuth proves knowledge of the gateway token. Proof is preferred:
+// hex(HMAC-SHA256(key=token, msg=nonce)), see [Proof]. Token, the token
+// itself, is accepted for simple clients.
+type ConnectAuth struct {
+	Proof string `json:"proof,omitempty"`
+	Token string `json:"token,omitempty"`
+}
+
+// String never shows the token or the proof.
+func (a ConnectAuth) String() string {
+	switch {
+	case a.Proof != "":
+		return "{proof: [redacted]}"
+	case a.Token != "":
+		return "{token: [redacted]}"
+	}
+	return "{}"
+}
+
+// LogValue keeps the token and the proof out of logs.
+func (a ConnectAuth) LogValue() slog.Value { return slog.StringValue(a.String()) }
+
+// ConnectResult is the payload of a successful connect.
+type ConnectResult struct {
+	Protocol int        `json:"protocol"`
+	Server   ServerInfo `json:"server"`
+}
+
+// ServerInfo describes the gateway.
+type ServerInfo struct {
+	Version string `json:"version"`
+}
+
+// Proof returns hex(HMAC-SHA256(key=token, msg=nonce)), where nonce is the
+// hex text of [Challenge.Nonce] as sent.
+func Proof(token, nonce string) string {
+	mac := hmac.New(sha256.New, []byte(token))
+	mac.Write([]byte(nonce))
+	return hex.EncodeToString(mac.Sum(nil))
+}
+
+// HealthResult is the payload of health.
+type HealthResult struct {
+	OK            bool   `json:"ok"`
+	Version       string `json:"version"`
+	UptimeSeconds int64  `json:"uptimeSeconds"`
+}
+
+// StatusResult holds the fields status always returns. The gateway may add
+// more (from its other parts); decoding into StatusResult ignores them.
+type StatusResult struct {
+	Version       string   `json:"version"`
+	PID           int      `json:"pid"`
+	UptimeSeconds int64    `json:"uptimeSeconds"`
+	StartedAt     string   `json:"startedAt"`
+	Bind          string   `json:"bind"`
+	Listen        []string `json:"listen"`
+	Port          int      `json:"port"`
+	AuthMode      string   `json:"authMode"`
+	Mode          string   `json:"mode"`
+	Channels      []string `json:"channels"`
+}
+
+// ConfigGetResult is the payload of config.get: the effective config, with
+// every plaintext secret shown as "[redacted]" and references as written.
+type ConfigGetResult struct {
+	Config json.RawMessage `json:"config"`
+}
+
+// LogsTailParams are the params of logs.tail.
+type LogsTailParams struct {
+	// Lines is how many of the last lines to return: 200 when zero, at most
+	// MaxTailLines.
+	Lines int `json:"lines,omitempty"`
+	// Follow asks for a log event for every line written afterwards, until
+	// the connection closes.
+	Follow bool `json:"follow,omitempty"`
+}
+
+// Bounds of logs.tail.
+const (
+	DefaultTailLines = 200
+	MaxTailLines     = 5000
+)
+
+// LogsTailResult is the payload of logs.tail.
+type LogsTailResult struct {
+	Lines []string `json:"lines"`
+}
+
+// LogEvent is the payload of a log event: one JSON log line.
+type LogEvent struct {
+	Line string `json:"line"`
+}
