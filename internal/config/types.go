@@ -31,6 +31,7 @@ type Gateway struct {
 	Bind           string        `json:"bind" enum:"loopback,lan,tailnet,custom" doc:"Where to listen. loopback (127.0.0.1) is the default; anything else needs token auth with at least 128 bits of secret."`
 	CustomBindHost string        `json:"customBindHost,omitempty" doc:"IP address to listen on when gateway.bind is custom."`
 	Port           int           `json:"port" min:"1" max:"65535" doc:"TCP port for HTTP, WebSocket RPC and the health check."`
+	AllowedHosts   []string      `json:"allowedHosts,omitempty" doc:"Extra Host names a loopback-bound gateway answers to, e.g. the name Tailscale Serve forwards (myhost.tailnet.ts.net). Others get 403, against DNS rebinding."`
 	Auth           GatewayAuth   `json:"auth" doc:"How clients authenticate. Every route but /healthz requires it."`
 	Remote         GatewayRemote `json:"remote" doc:"A gateway on another host, for the CLI. Leave empty for the local gateway: the CLI then reads the same token the gateway uses."`
 	ControlUI      ControlUI     `json:"controlUi" doc:"The browser control UI."`

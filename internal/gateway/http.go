@@ -35,7 +35,7 @@ func (s *Server) routes() http.Handler {
 			return
 		}
 		if !s.hostAllowed(r.Host) {
-			writeError(w, http.StatusForbidden, rpc.CodeForbidden, "the Host header names no address of this gateway")
+			writeError(w, http.StatusForbidden, rpc.CodeForbidden, "the Host header names no address of this gateway: if a proxy such as Tailscale Serve forwards to it, add that name with gatehouse config set gateway.allowedHosts '[\"NAME\"]'")
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
@@ -166,6 +166,11 @@ func (s *Server) hostAllowed(hostport string) bool {
 	host = strings.TrimSuffix(strings.ToLower(host), ".")
 	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
 		return true
+	}
+	for _, h := range g.AllowedHosts {
+		if strings.EqualFold(strings.TrimSuffix(h, "."), host) {
+			return true
+		}
 	}
 	ip, err := netip.ParseAddr(strings.Trim(host, "[]"))
 	return err == nil && ip.IsLoopback()

@@ -110,7 +110,9 @@ func TestHTTPAuth(t *testing.T) {
 }
 
 func TestHostCheck(t *testing.T) {
-	tg := startGateway(t, nil)
+	tg := startGateway(t, func(o *Options) {
+		o.Config.Gateway.AllowedHosts = []string{"gw.tailnet-example.ts.net"}
+	})
 	tests := []struct {
 		name       string
 		host       string
@@ -121,6 +123,9 @@ func TestHostCheck(t *testing.T) {
 		{"ipv6_loopback", "[::1]:18789", http.StatusOK},
 		{"rebound_name", "evil.example:18789", http.StatusForbidden},
 		{"lan_ip", "192.168.1.2", http.StatusForbidden},
+		{"allowed_proxy_name", "GW.tailnet-example.ts.net", http.StatusOK},
+		{"allowed_proxy_name_with_port", "gw.tailnet-example.ts.net:443", http.StatusOK},
+		{"other_proxy_name", "other.tailnet-example.ts.net", http.StatusForbidden},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
