@@ -3,5 +3,6 @@
 // decoding in which unknown keys are errors, get/set/unset by dotted path,
 // validation, atomic saving and the JSON Schema export.
 //
-// It imports nothing of Gatehouse's; every other package may import it.
+// It imports only package state (for atomic, private file writes); every
+// other package may import it.
 package config

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/tailscale/hujson"
+
+	"gatehouse/internal/state"
 )
 
 // File is gatehouse.json as it is on disk: its syntax tree, so that comments
@@ -254,58 +256,16 @@ func (f *File) Save() error {
 	old, err := os.ReadFile(f.path)
 	switch {
 	case err == nil:
-		if err := writeFileAtomic(f.path+".bak", old); err != nil {
+		if err := state.WriteFileAtomic(f.path+".bak", old); err != nil {
 			return fmt.Errorf("save config backup: %w", err)
 		}
 	case !errors.Is(err, fs.ErrNotExist):
 		return fmt.Errorf("save config: read the previous file for the backup: %w", err)
 	}
-	if err := writeFileAtomic(f.path, data); err != nil {
+	if err := state.WriteFileAtomic(f.path, data); err != nil {
 		return fmt.Errorf("save config: %w", err)
 	}
 	f.value = v
 	f.Exists = true
 	return nil
-}
-
-// writeFileAtomic replaces path with data, mode 0600, durably.
-func writeFileAtomic(path string, data []byte) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err := tmp.Chmod(0o600); err != nil {
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

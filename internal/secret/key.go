@@ -134,17 +134,9 @@ func createKey(storePath, keyPath string) (*age.X25519Identity, error) {
 	} else if err != nil {
 		return nil, fmt.Errorf("create secret key: %w", err)
 	}
-	if err := syncDir(dir); err != nil {
+	if err := state.SyncDir(dir); err != nil {
 		return nil, fmt.Errorf("create secret key: %w", err)
 	}
 	return id, nil
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}

@@ -518,8 +518,9 @@ func TestReloadAndNotify(t *testing.T) {
 			}
 		}
 	}
-	g := in.start("NOTIFY_SOCKET=" + sock)
+	g := in.start("NOTIFY_SOCKET="+sock, "WATCHDOG_USEC=200000")
 	waitMsg("READY=1")
+	waitMsg("WATCHDOG=1")
 	in.waitHealthy(g)
 
 	// An invalid config on disk: SIGHUP keeps the old one.
