@@ -139,4 +139,3 @@ func createKey(storePath, keyPath string) (*age.X25519Identity, error) {
 	}
 	return id, nil
 }
-
