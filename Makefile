@@ -6,7 +6,7 @@ BIN      := bin/gatehouse
 
 export CGO_ENABLED ?= 0
 
-.PHONY: build run test lint bench clean
+.PHONY: build run test lint bench clean peers
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/gatehouse
@@ -22,7 +22,11 @@ lint:
 
 # The whole suite: formatting, vet, a static build, and every test (fuzz seed
 # corpora included) under the race detector.
-test: lint build
+# Third-party peers the tests run on loopback (aimock), from the npm registry.
+peers:
+	@[ -d test/peers/node_modules/@copilotkit/aimock ] || npm ci --prefix test/peers --no-audit --no-fund
+
+test: lint build peers
 	@file $(BIN) 2>/dev/null | grep -q 'statically linked' || { echo "$(BIN) is not statically linked"; exit 1; }
 	CGO_ENABLED=1 $(GO) test -race -count=1 ./...
 

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -276,23 +275,9 @@ func (e *env) ensureToken(d state.Dir, f *config.File) (bool, error) {
 }
 
 // workspaceDir is the agent workspace: agents.defaults.workspace or
-// <state dir>/workspace. A leading ~/ means the home directory.
+// <state dir>/workspace.
 func (e *env) workspaceDir(d state.Dir, cfg *config.Config) string {
-	ws := cfg.Agents.Defaults.Workspace
-	if ws == "" {
-		return d.Workspace()
-	}
-	return expandHome(e.home, ws)
-}
-
-func expandHome(home, p string) string {
-	if p == "~" {
-		return home
-	}
-	if strings.HasPrefix(p, "~/") {
-		return home + p[1:]
-	}
-	return p
+	return workspace.Resolve(cfg.Agents.Defaults.Workspace, d.Workspace(), e.home)
 }
 
 func fileExists(p string) bool {

@@ -145,6 +145,10 @@ against LLM providers, tools in a sandbox, replies out. It listens on
 		newHealthCmd(e),
 		newLogsCmd(e),
 		newDoctorCmd(e),
+		newAgentCmd(e),
+		newModelsCmd(e),
+		newSessionsCmd(e),
+		newUsageCmd(e),
 	)
 	return root
 }

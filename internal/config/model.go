@@ -18,6 +18,7 @@ const (
 	kindString kind = iota
 	kindBool
 	kindInt
+	kindNumber // a float
 	kindSecret
 	kindObject // a struct: fixed keys
 	kindMap    // map[string]T: any key
@@ -60,6 +61,8 @@ func (n node) kind() kind {
 		return kindBool
 	case n.t.Kind() == reflect.Int, n.t.Kind() == reflect.Int64:
 		return kindInt
+	case n.t.Kind() == reflect.Float64:
+		return kindNumber
 	case n.t.Kind() == reflect.String:
 		return kindString
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -119,6 +120,8 @@ func (vd *validator) value(v *hujson.Value, n node, path string) {
 		}
 	case kindInt:
 		vd.integer(v.Value.(hujson.Literal), n, path)
+	case kindNumber:
+		vd.number(v.Value.(hujson.Literal), n, path)
 	case kindSecret:
 		if got == '{' {
 			vd.secretRef(v.Value.(*hujson.Object), path)
@@ -203,6 +206,19 @@ func (vd *validator) integer(lit hujson.Literal, n node, path string) {
 	}
 }
 
+// number checks a number literal against a float field and its bounds.
+func (vd *validator) number(lit hujson.Literal, n node, path string) {
+	text := string(lit)
+	f, err := strconv.ParseFloat(text, 64)
+	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+		vd.add(&FieldError{Path: path, Problem: fmt.Sprintf("%s is not a finite number", text), Got: text})
+		return
+	}
+	if (n.min != nil && f < float64(*n.min)) || (n.max != nil && f > float64(*n.max)) {
+		vd.add(&FieldError{Path: path, Problem: fmt.Sprintf("%s is out of range%s", text, boundsText(n)), Got: text})
+	}
+}
+
 // boundsText describes a node's bounds, e.g. " (allowed: 1 to 65535)".
 func boundsText(n node) string {
 	switch {
@@ -223,7 +239,7 @@ func kindAccepts(k kind, got hujson.Kind) bool {
 		return got == '"'
 	case kindBool:
 		return got == 't' || got == 'f'
-	case kindInt:
+	case kindInt, kindNumber:
 		return got == '0'
 	case kindSecret:
 		return got == '"' || got == '{'
@@ -264,6 +280,8 @@ func wantName(n node) string {
 		return "true or false"
 	case kindInt:
 		return "a whole number" + boundsText(n)
+	case kindNumber:
+		return "a number" + boundsText(n)
 	case kindSecret:
 		return `a string, "${ENV_VAR}" or {"secret": "NAME"}`
 	case kindObject, kindMap:

@@ -69,8 +69,12 @@ func (g *schemaGen) node(n node, def any) jsonObject {
 		}
 	case kindBool:
 		s = append(s, jsonMember{"type", "boolean"})
-	case kindInt:
-		s = append(s, jsonMember{"type", "integer"})
+	case kindInt, kindNumber:
+		typ := "integer"
+		if n.kind() == kindNumber {
+			typ = "number"
+		}
+		s = append(s, jsonMember{"type", typ})
 		if n.min != nil {
 			s = append(s, jsonMember{"minimum", *n.min})
 		}

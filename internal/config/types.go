@@ -23,6 +23,12 @@ type Config struct {
 	Channels  Channels  `json:"channels" doc:"Chat channels and who may talk to the agent through them."`
 	Models    Models    `json:"models" doc:"LLM providers."`
 	Plugins   Plugins   `json:"plugins" doc:"Bundled plugins (channels, auth helpers) and whether each is enabled."`
+	Session   Session   `json:"session" doc:"How conversations map to sessions."`
+}
+
+// Session configures how inbound messages map to sessions.
+type Session struct {
+	DMScope string `json:"dmScope" enum:"main,per-peer,per-channel-peer,per-account-channel-peer" doc:"Which DMs share a history. per-channel-peer (default): each sender on each channel has its own; main: every DM shares one session (only for a single owner)."`
 }
 
 // Gateway configures the listener and its authentication.
@@ -93,6 +99,17 @@ type AgentDefaults struct {
 	Workspace string         `json:"workspace,omitempty" doc:"Agent workspace directory (SOUL.md, AGENTS.md, USER.md). Default: <state dir>/workspace."`
 	Model     ModelSelection `json:"model" doc:"Which model the agent uses."`
 	Sandbox   Sandbox        `json:"sandbox" doc:"Where and how tools run."`
+	Budget    Budget         `json:"budget" doc:"Daily spend limits, enforced before every model call."`
+	// MaxToolRounds bounds the model calls of one turn.
+	MaxToolRounds  int `json:"maxToolRounds" min:"1" max:"200" doc:"Most tool rounds (model calls) in one turn."`
+	TimeoutSeconds int `json:"timeoutSeconds" min:"1" max:"86400" doc:"Wall-clock limit of one turn, tools included."`
+	ContextTokens  int `json:"contextTokens" min:"1024" max:"10000000" doc:"Token budget of the prompt; older history is summarised (compacted) past about 60% of it."`
+}
+
+// Budget limits daily spend. Zero means no limit of that kind.
+type Budget struct {
+	DailyUSD    float64 `json:"dailyUsd,omitempty" min:"0" doc:"Most US dollars spent on models per UTC day; turns past it are refused. 0: no limit."`
+	DailyTokens int     `json:"dailyTokens,omitempty" min:"0" doc:"Most tokens (input + output) per UTC day. 0: no limit."`
 }
 
 // ModelSelection picks the primary model and its fallbacks.
@@ -173,6 +190,15 @@ type GroupRule struct {
 // Models configures LLM providers.
 type Models struct {
 	Providers map[string]Provider `json:"providers,omitempty" doc:"Provider settings by name (openai, anthropic, gemini, or a custom OpenAI-compatible name)."`
+	Pricing   map[string]Price    `json:"pricing,omitempty" doc:"Prices by model reference (provider/model), overriding the built-in table, in US dollars per million tokens."`
+}
+
+// Price is what a model costs, in US dollars per million tokens.
+type Price struct {
+	Input      float64 `json:"input" min:"0" doc:"Per million input tokens."`
+	Output     float64 `json:"output" min:"0" doc:"Per million output tokens."`
+	CacheRead  float64 `json:"cacheRead,omitempty" min:"0" doc:"Per million cached input tokens read."`
+	CacheWrite float64 `json:"cacheWrite,omitempty" min:"0" doc:"Per million input tokens written to the cache."`
 }
 
 // Provider configures one LLM provider.
@@ -212,7 +238,11 @@ func Default() *Config {
 				WorkspaceAccess: "ro",
 				Docker:          SandboxDocker{Network: "none", ReadOnlyRoot: true},
 			},
+			MaxToolRounds:  20,
+			TimeoutSeconds: 600,
+			ContextTokens:  100000,
 		}},
+		Session: Session{DMScope: "per-channel-peer"},
 		Tools: Tools{
 			Profile: "coding",
 			Deny:    []string{"gateway", "nodes"},

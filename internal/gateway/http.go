@@ -20,6 +20,8 @@ import (
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", s.serveRoot)
+	mux.HandleFunc("POST /v1/chat/completions", s.serveChatCompletions)
+	mux.HandleFunc("GET /v1/models", s.serveOpenAIModels)
 	mux.HandleFunc("/", s.serveNotFound)
 	authed := s.requireToken(mux)
 

@@ -33,6 +33,13 @@ func (s *Server) methodTable() map[string]method {
 		rpc.MethodStatus:    {fn: s.status, perm: permRead},
 		rpc.MethodConfigGet: {fn: s.configGet, perm: permAdmin},
 		rpc.MethodLogsTail:  {fn: s.logsTail, perm: permAdmin},
+
+		rpc.MethodChatSend:      {fn: s.chatSend, perm: permAdmin},
+		rpc.MethodSessionsList:  {fn: s.sessionsList, perm: permAdmin},
+		rpc.MethodSessionsShow:  {fn: s.sessionsShow, perm: permAdmin},
+		rpc.MethodSessionsReset: {fn: s.sessionsReset, perm: permAdmin},
+		rpc.MethodUsageGet:      {fn: s.usageGet, perm: permAdmin},
+		rpc.MethodModelsStatus:  {fn: s.modelsStatus, perm: permRead},
 	}
 }
 

@@ -121,6 +121,7 @@ func Run(ctx context.Context, o RunOptions) (err error) {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
 
+	rt := newRuntime(o, db, log)
 	srv, err := New(Options{
 		Config:  cfg,
 		Token:   token,
@@ -132,6 +133,8 @@ func Run(ctx context.Context, o RunOptions) (err error) {
 		ln.Close()
 		return err
 	}
+	srv.models = rt.status(srv.config)
+	installAgent(srv, rt, cfg)
 
 	sigs := o.Signals
 	if sigs == nil {
@@ -178,6 +181,7 @@ loop:
 					log.Error("config reload refused; the previous config stays in force", "err", err)
 				} else {
 					cfg = c
+					installAgent(srv, rt, cfg)
 				}
 				_ = notify.Ready()
 			case syscall.SIGUSR1:
@@ -277,4 +281,15 @@ func parseLevel(s string) slog.Level {
 		return slog.LevelInfo
 	}
 	return l
+}
+
+// installAgent applies cfg to the agent runtime and gives the server the
+// agent, or the reason there is none.
+func installAgent(srv *Server, rt *agentRuntime, cfg *config.Config) {
+	a, why := rt.apply(cfg)
+	if a == nil {
+		srv.SetAgent(nil, why)
+		return
+	}
+	srv.SetAgent(a, "")
 }

@@ -35,6 +35,11 @@ type Options struct {
 	// must be safe to call concurrently. It cannot replace the built-in
 	// fields.
 	Status func() map[string]any
+	// Agent runs turns for chat.send and the OpenAI-compatible API; nil
+	// until SetAgent installs one.
+	Agent Agent
+	// Models reports the LLM providers for models.status; may be nil.
+	Models func() any
 }
 
 // HTTP limits.
@@ -66,6 +71,11 @@ type Server struct {
 
 	// auth is the config and secret in force; Reload swaps it.
 	auth atomic.Pointer[authState]
+	// agent is the agent runtime, nil while no model is configured;
+	// agentErr says why it is nil.
+	agent    atomic.Pointer[Agent]
+	agentErr atomic.Pointer[string]
+	models   func() any
 	// goingAway is closed when shutdown begins: WebSocket connections close
 	// with status 1001.
 	goingAway     chan struct{}
@@ -129,6 +139,7 @@ func New(opts Options) (*Server, error) {
 		logs:      opts.Logs,
 		now:       now,
 		extra:     opts.Status,
+		models:    opts.Models,
 		started:   now(),
 		lock:      newLockout(),
 		goingAway: make(chan struct{}),
@@ -138,6 +149,9 @@ func New(opts Options) (*Server, error) {
 		connectTimeout: connectTimeout,
 	}
 	s.auth.Store(newAuthState(opts.Config, opts.Token, 1))
+	if opts.Agent != nil {
+		s.SetAgent(opts.Agent, "")
+	}
 	s.methods = s.methodTable()
 	s.handler = s.routes()
 	s.hs = &http.Server{
@@ -158,6 +172,9 @@ func New(opts Options) (*Server, error) {
 	s.hs.RegisterOnShutdown(s.goAway)
 	return s, nil
 }
+
+// config is the configuration in force.
+func (s *Server) config() *config.Config { return s.auth.Load().cfg }
 
 // Handler returns the server's HTTP handler, for tests and for serving on a
 // listener the caller manages. Serve uses the same handler.

@@ -19,9 +19,70 @@ const (
 	MethodConfigGet = "config.get"
 	MethodLogsTail  = "logs.tail"
 
+	MethodChatSend      = "chat.send"
+	MethodSessionsList  = "sessions.list"
+	MethodSessionsShow  = "sessions.show"
+	MethodSessionsReset = "sessions.reset"
+	MethodUsageGet      = "usage.get"
+	MethodModelsStatus  = "models.status"
+
 	EventChallenge = "connect.challenge"
 	EventLog       = "log"
+	EventChatDelta = "chat.delta"
+	EventChatFinal = "chat.final"
 )
+
+// Error codes of the agent methods.
+const (
+	// CodeBudgetExhausted: the daily spend limit is reached.
+	CodeBudgetExhausted = "budget_exhausted"
+	// CodeModelError: every configured model failed.
+	CodeModelError = "model_error"
+	// CodeNoModel: no model is configured.
+	CodeNoModel = "no_model"
+)
+
+// ChatSendParams asks for one agent turn. The caller is the owner: the
+// turn runs in the owner's private session for the channel "cli" unless
+// SessionKey names another.
+type ChatSendParams struct {
+	Message    string `json:"message"`
+	SessionKey string `json:"sessionKey,omitempty"`
+	// RunID lets the caller match events to its call; the gateway makes
+	// one when it is empty.
+	RunID string `json:"runId,omitempty"`
+}
+
+// ChatDelta is the payload of a chat.delta event: text as it streams.
+type ChatDelta struct {
+	RunID      string `json:"runId"`
+	SessionKey string `json:"sessionKey"`
+	Delta      string `json:"delta"`
+}
+
+// ChatFinal is the payload of a chat.final event and the result of
+// chat.send.
+type ChatFinal struct {
+	RunID        string  `json:"runId"`
+	SessionKey   string  `json:"sessionKey"`
+	Text         string  `json:"text"`
+	Model        string  `json:"model,omitempty"`
+	InputTokens  int     `json:"inputTokens"`
+	OutputTokens int     `json:"outputTokens"`
+	CostUSD      float64 `json:"costUsd"`
+	ToolCalls    int     `json:"toolCalls"`
+	Command      bool    `json:"command,omitempty"`
+}
+
+// SessionKeyParams names a session.
+type SessionKeyParams struct {
+	Key string `json:"key"`
+}
+
+// UsageParams picks a UTC day (YYYY-MM-DD); empty means today.
+type UsageParams struct {
+	Day string `json:"day,omitempty"`
+}
 
 // ClientName is the name the Gatehouse CLI gives in connect.
 const ClientName = "gatehouse-cli"

@@ -53,6 +53,9 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", abs, err)
 	}
+	// Keep connections (and the statements prepared on them) instead of
+	// reopening SQLite under load: database/sql keeps only 2 idle by default.
+	sqldb.SetMaxIdleConns(8)
 	d := &DB{db: sqldb, path: abs}
 	if err := d.init(ctx); err != nil {
 		sqldb.Close()

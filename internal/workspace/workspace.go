@@ -50,3 +50,17 @@ func Init(dir string) ([]string, error) {
 	}
 	return created, nil
 }
+
+// Resolve returns the workspace directory: configured (agents.defaults.workspace,
+// with a leading ~/ meaning home) or, when empty, def.
+func Resolve(configured, def, home string) string {
+	switch {
+	case configured == "":
+		return def
+	case configured == "~":
+		return home
+	case len(configured) > 1 && configured[:2] == "~/":
+		return filepath.Join(home, configured[2:])
+	}
+	return configured
+}

@@ -628,3 +628,7 @@ func TestVersion(t *testing.T) {
 		t.Errorf("version --json = %v", v)
 	}
 }
+
+const sighup = syscall.SIGHUP
+
+func sleepShort() { time.Sleep(20 * time.Millisecond) }
