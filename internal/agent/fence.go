@@ -27,7 +27,9 @@ func newNonce() string {
 	return hex.EncodeToString(b[:])
 }
 
-// fence wraps text as untrusted data from source.
+// fence wraps text as untrusted data from source. The text is cleaned as
+// inbound text is: chat-template control tokens go and marker brackets are
+// neutralised, so nothing inside can close the fence or open a new role.
 func fence(nonce, source, text string) string {
 	var b strings.Builder
 	b.Grow(len(text) + 100)
@@ -36,7 +38,7 @@ func fence(nonce, source, text string) string {
 	b.WriteString(" source=")
 	b.WriteString(neutralizeSource(source))
 	b.WriteString(">>>\n")
-	b.WriteString(neutralize(text))
+	b.WriteString(cleanInbound(text))
 	b.WriteString("\n<<<END UNTRUSTED id=")
 	b.WriteString(nonce)
 	b.WriteString(">>>")

@@ -75,10 +75,9 @@ answers. --status-plain is the seed guides' spelling of "models status --plain".
 			for _, fb := range m.Fallbacks {
 				rows = append(rows, row{Ref: fb, Role: "fallback"})
 			}
-			r, _ := llm.NewRouter(llm.RouterOptions{Providers: map[string]llm.Provider{}, Pricing: f.Config().Models.Pricing})
 			for i := range rows {
-				if ref, err := llm.ParseRef(rows[i].Ref); err == nil && r != nil {
-					rows[i].PriceKnown = r.PriceKnown(ref)
+				if ref, err := llm.ParseRef(rows[i].Ref); err == nil {
+					_, rows[i].PriceKnown = llm.PriceOf(f.Config().Models.Pricing, ref)
 				}
 			}
 			if e.json {
