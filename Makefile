@@ -3,13 +3,22 @@ GO       ?= go
 VERSION  ?= 0.1.0-dev
 LDFLAGS  := -s -w -X gatehouse/internal/cli.version=$(VERSION)
 BIN      := bin/gatehouse
+# Build tags: gatehouse_gemini adds the native Gemini provider (+15 MB);
+# gatehouse_omit_openai / gatehouse_omit_anthropic drop those SDKs.
+TAGS     ?=
 
 export CGO_ENABLED ?= 0
 
-.PHONY: build run test lint bench clean peers
+.PHONY: build build-lean run test lint bench clean peers
 
 build:
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/gatehouse
+	$(GO) build -trimpath -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/gatehouse
+
+# Without the LLM SDKs (about 15 MB instead of 37 MB): for trying the gateway
+# itself. Drop one omit tag to keep that provider.
+LEAN_TAGS := gatehouse_omit_openai,gatehouse_omit_anthropic
+build-lean:
+	$(GO) build -trimpath -tags '$(LEAN_TAGS)' -ldflags '$(LDFLAGS)' -o bin/gatehouse-lean ./cmd/gatehouse
 
 # Build, onboard on first use, and run the gateway on its defaults.
 run: build
@@ -29,9 +38,11 @@ peers:
 test: lint build peers
 	@file $(BIN) 2>/dev/null | grep -q 'statically linked' || { echo "$(BIN) is not statically linked"; exit 1; }
 	CGO_ENABLED=1 $(GO) test -race -count=1 ./...
+	CGO_ENABLED=1 $(GO) test -race -count=1 -tags gatehouse_gemini ./internal/llm/...
 
 bench: build
 	bench/startup.sh $(BIN)
+	$(GO) test -run '^$$' -bench 'BenchmarkTurn' -benchtime 3s -count 3 ./internal/agent/
 
 clean:
 	rm -rf bin

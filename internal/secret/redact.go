@@ -32,71 +32,74 @@ type pattern struct {
 }
 
 // credentialPatterns are the credential shapes Redact knows without being
-// told. The slice is never modified.
-var credentialPatterns = []pattern{
-	{ // PEM private key blocks, whole; an unterminated one to the end.
-		hint: func(s string) bool { return strings.Contains(s, "PRIVATE KEY-----") },
-		re:   regexp.MustCompile(`(-----BEGIN[A-Z0-9 ]*PRIVATE KEY-----(?:[\s\S]*?-----END[A-Z0-9 ]*PRIVATE KEY-----|[\s\S]*))`),
-	},
-	{ // age identities.
-		hint: func(s string) bool { return strings.Contains(s, "AGE-SECRET-KEY-1") },
-		re:   regexp.MustCompile(`(AGE-SECRET-KEY-1[0-9A-Za-z]+)`),
-	},
-	{ // Bearer tokens, keeping the scheme word.
-		hint: func(s string) bool { return containsFold(s, "bearer") },
-		re:   regexp.MustCompile(`(?i:\bbearer)\s+([A-Za-z0-9\-._~+/]+=*)`),
-	},
-	{ // Basic credentials in an Authorization header.
-		hint: func(s string) bool { return containsFold(s, "authorization") },
-		re:   regexp.MustCompile(`(?i:\b(?:proxy-)?authorization\s*:\s*basic)\s+([A-Za-z0-9+/]+=*)`),
-	},
-	{ // OpenAI (sk-, sk-proj-, sk-svcacct-) and Anthropic (sk-ant-) keys.
-		hint: func(s string) bool { return strings.Contains(s, "sk-") },
-		re:   regexp.MustCompile(`\b(sk-[A-Za-z0-9_-]{20,})`),
-	},
-	{ // Slack bot, user, app and configuration tokens.
-		hint: func(s string) bool { return strings.Contains(s, "xox") || strings.Contains(s, "xapp-") },
-		re:   regexp.MustCompile(`\b(xox[abposr]-[A-Za-z0-9-]{10,}|xapp-[A-Za-z0-9-]{10,})`),
-	},
-	{ // Telegram bot tokens; no \b, so bot123:ABC… in API URLs matches.
-		hint: func(s string) bool { return runAfter(s, ':', 30) },
-		re:   regexp.MustCompile(`(\d{6,12}:[A-Za-z0-9_-]{30,})`),
-	},
-	{ // Discord bot tokens: base64url user id (starts M, N or O), timestamp, HMAC.
-		hint: func(s string) bool { return runAfter(s, '.', 25) },
-		re:   regexp.MustCompile(`\b([MNO][A-Za-z0-9_-]{20,30}\.[A-Za-z0-9_-]{5,8}\.[A-Za-z0-9_-]{25,})`),
-	},
-	{ // Google API keys.
-		hint: func(s string) bool { return strings.Contains(s, "AIza") },
-		re:   regexp.MustCompile(`(AIza[0-9A-Za-z_-]{35})`),
-	},
-	{ // GitHub tokens, classic and fine-grained.
-		hint: func(s string) bool { return hasGitHubPrefix(s) },
-		re:   regexp.MustCompile(`\b(gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{22,})`),
-	},
-	{ // AWS access key ids, long-term and temporary.
-		hint: func(s string) bool { return strings.Contains(s, "AKIA") || strings.Contains(s, "ASIA") },
-		re:   regexp.MustCompile(`\b((?:AKIA|ASIA)[0-9A-Z]{16})\b`),
-	},
-	{ // Passwords in URLs: scheme://user:PASSWORD@host.
-		hint: func(s string) bool {
-			i := strings.Index(s, "://")
-			return i >= 0 && strings.IndexByte(s[i:], '@') >= 0
+// told. The slice is never modified; it is compiled on first use, so that
+// commands which never redact do not pay for it at start.
+var credentialPatterns = sync.OnceValue(func() []pattern {
+	return []pattern{
+		{ // PEM private key blocks, whole; an unterminated one to the end.
+			hint: func(s string) bool { return strings.Contains(s, "PRIVATE KEY-----") },
+			re:   regexp.MustCompile(`(-----BEGIN[A-Z0-9 ]*PRIVATE KEY-----(?:[\s\S]*?-----END[A-Z0-9 ]*PRIVATE KEY-----|[\s\S]*))`),
 		},
-		re: regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:([^/\s@]+)@`),
-	},
-	{ // Query and form values: token=, access_token=, password=, secret=,
-		// api_key=, apikey=. "max_tokens=" does not match: the name must end there.
-		hint: func(s string) bool { return strings.IndexByte(s, '=') >= 0 && hasCredentialWord(s) },
-		re:   regexp.MustCompile(`(?i:(?:token|password|passwd|secret|api[_-]?key)\s*=\s*)([^\s&"'<>]+)`),
-	},
-	{ // JSON string values under "token", "password", "apiKey" and their
-		// variants ("access_token", "api_key", "clientSecret"). A bare
-		// "secret" key is left alone: in config it names a store entry.
-		hint: func(s string) bool { return strings.IndexByte(s, '"') >= 0 && hasCredentialWord(s) },
-		re:   regexp.MustCompile(`(?i:"[A-Za-z0-9_-]*(?:token|password|passwd|api[_-]?key)"|"[A-Za-z0-9_-]+secret")\s*:\s*"((?:[^"\\]|\\.)*)"`),
-	},
-}
+		{ // age identities.
+			hint: func(s string) bool { return strings.Contains(s, "AGE-SECRET-KEY-1") },
+			re:   regexp.MustCompile(`(AGE-SECRET-KEY-1[0-9A-Za-z]+)`),
+		},
+		{ // Bearer tokens, keeping the scheme word.
+			hint: func(s string) bool { return containsFold(s, "bearer") },
+			re:   regexp.MustCompile(`(?i:\bbearer)\s+([A-Za-z0-9\-._~+/]+=*)`),
+		},
+		{ // Basic credentials in an Authorization header.
+			hint: func(s string) bool { return containsFold(s, "authorization") },
+			re:   regexp.MustCompile(`(?i:\b(?:proxy-)?authorization\s*:\s*basic)\s+([A-Za-z0-9+/]+=*)`),
+		},
+		{ // OpenAI (sk-, sk-proj-, sk-svcacct-) and Anthropic (sk-ant-) keys.
+			hint: func(s string) bool { return strings.Contains(s, "sk-") },
+			re:   regexp.MustCompile(`\b(sk-[A-Za-z0-9_-]{20,})`),
+		},
+		{ // Slack bot, user, app and configuration tokens.
+			hint: func(s string) bool { return strings.Contains(s, "xox") || strings.Contains(s, "xapp-") },
+			re:   regexp.MustCompile(`\b(xox[abposr]-[A-Za-z0-9-]{10,}|xapp-[A-Za-z0-9-]{10,})`),
+		},
+		{ // Telegram bot tokens; no \b, so bot123:ABC… in API URLs matches.
+			hint: func(s string) bool { return runAfter(s, ':', 30) },
+			re:   regexp.MustCompile(`(\d{6,12}:[A-Za-z0-9_-]{30,})`),
+		},
+		{ // Discord bot tokens: base64url user id (starts M, N or O), timestamp, HMAC.
+			hint: func(s string) bool { return runAfter(s, '.', 25) },
+			re:   regexp.MustCompile(`\b([MNO][A-Za-z0-9_-]{20,30}\.[A-Za-z0-9_-]{5,8}\.[A-Za-z0-9_-]{25,})`),
+		},
+		{ // Google API keys.
+			hint: func(s string) bool { return strings.Contains(s, "AIza") },
+			re:   regexp.MustCompile(`(AIza[0-9A-Za-z_-]{35})`),
+		},
+		{ // GitHub tokens, classic and fine-grained.
+			hint: func(s string) bool { return hasGitHubPrefix(s) },
+			re:   regexp.MustCompile(`\b(gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{22,})`),
+		},
+		{ // AWS access key ids, long-term and temporary.
+			hint: func(s string) bool { return strings.Contains(s, "AKIA") || strings.Contains(s, "ASIA") },
+			re:   regexp.MustCompile(`\b((?:AKIA|ASIA)[0-9A-Z]{16})\b`),
+		},
+		{ // Passwords in URLs: scheme://user:PASSWORD@host.
+			hint: func(s string) bool {
+				i := strings.Index(s, "://")
+				return i >= 0 && strings.IndexByte(s[i:], '@') >= 0
+			},
+			re: regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:([^/\s@]+)@`),
+		},
+		{ // Query and form values: token=, access_token=, password=, secret=,
+			// api_key=, apikey=. "max_tokens=" does not match: the name must end there.
+			hint: func(s string) bool { return strings.IndexByte(s, '=') >= 0 && hasCredentialWord(s) },
+			re:   regexp.MustCompile(`(?i:(?:token|password|passwd|secret|api[_-]?key)\s*=\s*)([^\s&"'<>]+)`),
+		},
+		{ // JSON string values under "token", "password", "apiKey" and their
+			// variants ("access_token", "api_key", "clientSecret"). A bare
+			// "secret" key is left alone: in config it names a store entry.
+			hint: func(s string) bool { return strings.IndexByte(s, '"') >= 0 && hasCredentialWord(s) },
+			re:   regexp.MustCompile(`(?i:"[A-Za-z0-9_-]*(?:token|password|passwd|api[_-]?key)"|"[A-Za-z0-9_-]+secret")\s*:\s*"((?:[^"\\]|\\.)*)"`),
+		},
+	}
+})
 
 // hasCredentialWord reports whether s holds, in any case, a word that the
 // key=value and JSON patterns look for.
@@ -279,7 +282,7 @@ func findValues(spans []span, s string, values []string) []span {
 // findCredentials appends the spans of the capturing groups of every
 // credential pattern match in s.
 func findCredentials(spans []span, s string) []span {
-	for _, p := range credentialPatterns {
+	for _, p := range credentialPatterns() {
 		if !p.hint(s) {
 			continue
 		}

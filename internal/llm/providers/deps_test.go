@@ -34,11 +34,12 @@ func TestDeps(t *testing.T) {
 		absent  []string
 		present []string
 	}{
-		{"default_links_all", ".", "", nil, []string{openaiSDK, anthropicSDK, geminiSDK}},
+		{"default_links_openai_and_anthropic", ".", "", []string{geminiSDK}, []string{openaiSDK, anthropicSDK}},
+		{"gemini_is_opt_in", ".", "gatehouse_gemini", nil, []string{openaiSDK, anthropicSDK, geminiSDK}},
+		{"binary_default_has_no_gemini", "gatehouse/cmd/gatehouse", "", []string{geminiSDK}, []string{openaiSDK, anthropicSDK}},
 		{"omit_openai", ".", "gatehouse_omit_openai", []string{openaiSDK}, []string{anthropicSDK}},
 		{"omit_anthropic", ".", "gatehouse_omit_anthropic", []string{anthropicSDK}, []string{openaiSDK}},
-		{"omit_gemini", ".", "gatehouse_omit_gemini", []string{geminiSDK}, []string{openaiSDK}},
-		{"omit_all", ".", "gatehouse_omit_openai,gatehouse_omit_anthropic,gatehouse_omit_gemini", []string{openaiSDK, anthropicSDK, geminiSDK}, nil},
+		{"omit_all", ".", "gatehouse_omit_openai,gatehouse_omit_anthropic", []string{openaiSDK, anthropicSDK, geminiSDK}, nil},
 		{"binary_omit_openai", "gatehouse/cmd/gatehouse", "gatehouse_omit_openai", []string{openaiSDK}, nil},
 	}
 	for _, tt := range tests {

@@ -1,4 +1,4 @@
-//go:build gatehouse_omit_gemini
+//go:build !gatehouse_gemini
 
 package providers
 
@@ -11,5 +11,5 @@ import (
 const hasGemini = false
 
 func newGemini(s settings, _ *http.Client) (llm.Provider, error) {
-	return nil, omittedError(s.name, s.api)
+	return nil, geminiOptInError(s.name)
 }

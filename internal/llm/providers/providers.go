@@ -187,6 +187,9 @@ func compiledIn(api string) bool {
 
 // omittedError says that this binary was built without the SDK api needs.
 func omittedError(name, api string) error {
+	if api == APIGemini {
+		return geminiOptInError(name)
+	}
 	tag := "gatehouse_omit_" + api
 	if api == APIOpenAICompatible {
 		tag = "gatehouse_omit_openai"
@@ -218,8 +221,12 @@ func keyEnv(name, api string) []string {
 	case APIGemini:
 		return []string{"GEMINI_API_KEY", "GOOGLE_API_KEY"}
 	}
-	if name == "openrouter" {
+	switch name {
+	case "openrouter":
 		return []string{"OPENROUTER_API_KEY"}
+	case "gemini", "google":
+		// Gemini through its OpenAI-compatible endpoint.
+		return []string{"GEMINI_API_KEY", "GOOGLE_API_KEY"}
 	}
 	return nil
 }
@@ -320,4 +327,13 @@ func missingKeyError(name string, envs []string) error {
 		msg += ", or set " + strings.Join(envs, " or ")
 	}
 	return errors.New(msg)
+}
+
+// geminiOptInError says how to get Gemini in a build without the native
+// provider (the default: it is opt-in for its size).
+func geminiOptInError(name string) error {
+	return fmt.Errorf("provider %q needs the native Gemini API, which this gatehouse was built without (it adds about 15 MB): "+
+		"build with -tags gatehouse_gemini (make build TAGS=gatehouse_gemini), or use Gemini's OpenAI-compatible endpoint: "+
+		"gatehouse config set models.providers.%s.api openai-compatible && "+
+		"gatehouse config set models.providers.%s.baseUrl https://generativelanguage.googleapis.com/v1beta/openai/", name, name, name)
 }

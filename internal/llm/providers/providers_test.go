@@ -1,4 +1,4 @@
-//go:build !gatehouse_omit_openai && !gatehouse_omit_anthropic && !gatehouse_omit_gemini
+//go:build !gatehouse_omit_openai && !gatehouse_omit_anthropic
 
 package providers
 
@@ -65,9 +65,9 @@ func TestDescribe(t *testing.T) {
 		{"env_ref_key", `{"openai":{"apiKey":"${MY_KEY}"}}`, "openai/gpt-4o", map[string]string{"MY_KEY": "sk-mine"},
 			Status{Provider: "openai", API: "openai", BaseURL: "https://api.openai.com/v1", KeySource: "env MY_KEY", Configured: true}},
 		{"gemini_google_key", ``, "gemini/gemini-2.5-flash", map[string]string{"GOOGLE_API_KEY": "g"},
-			Status{Provider: "gemini", API: "gemini", BaseURL: "https://generativelanguage.googleapis.com/", KeySource: "env GOOGLE_API_KEY", Configured: true}},
+			geminiStatus(Status{Provider: "gemini", API: "gemini", BaseURL: "https://generativelanguage.googleapis.com/", KeySource: "env GOOGLE_API_KEY", Configured: true})},
 		{"google_name_is_gemini", ``, "google/gemini-2.5-pro", map[string]string{"GEMINI_API_KEY": "g"},
-			Status{Provider: "google", API: "gemini", BaseURL: "https://generativelanguage.googleapis.com/", KeySource: "env GEMINI_API_KEY", Configured: true}},
+			geminiStatus(Status{Provider: "google", API: "gemini", BaseURL: "https://generativelanguage.googleapis.com/", KeySource: "env GEMINI_API_KEY", Configured: true})},
 		{"ollama_no_key", ``, "ollama/llama3.1", nil,
 			Status{Provider: "ollama", API: "openai-compatible", BaseURL: "http://127.0.0.1:11434/v1", KeySource: "none", Configured: true}},
 		{"ollama_ignores_openai_env", ``, "ollama/llama3.1", map[string]string{"OPENAI_API_KEY": "sk", "OPENAI_BASE_URL": "https://evil.example/v1"},
@@ -128,7 +128,13 @@ func TestNames(t *testing.T) {
 
 func TestFromConfig(t *testing.T) {
 	t.Run("builds_every_provider", func(t *testing.T) {
-		cfg := cfgFrom(t, `{"mybox":{"baseUrl":"http://127.0.0.1:1/v1"}}`, "openai/gpt-4o", "anthropic/claude-sonnet-4-5", "gemini/gemini-2.5-flash", "ollama/llama3")
+		fallbacks := []string{"anthropic/claude-sonnet-4-5", "ollama/llama3"}
+		want := "[anthropic:*anthropic.Provider mybox:*openai.Provider ollama:*openai.Provider openai:*openai.Provider]"
+		if hasGemini {
+			fallbacks = append(fallbacks, "gemini/gemini-2.5-flash")
+			want = "[anthropic:*anthropic.Provider gemini:*gemini.Provider mybox:*openai.Provider ollama:*openai.Provider openai:*openai.Provider]"
+		}
+		cfg := cfgFrom(t, `{"mybox":{"baseUrl":"http://127.0.0.1:1/v1"}}`, "openai/gpt-4o", fallbacks...)
 		env := envOf(map[string]string{"OPENAI_API_KEY": "a", "ANTHROPIC_API_KEY": "b", "GEMINI_API_KEY": "c"})
 		ps, err := FromConfig(cfg, nil, env, nil)
 		if err != nil {
@@ -138,9 +144,31 @@ func TestFromConfig(t *testing.T) {
 		for _, n := range Names(cfg) {
 			got = append(got, fmt.Sprintf("%s:%T", n, ps[n]))
 		}
-		want := "[anthropic:*anthropic.Provider gemini:*gemini.Provider mybox:*openai.Provider ollama:*openai.Provider openai:*openai.Provider]"
 		if fmt.Sprint(got) != want {
 			t.Errorf("providers = %v, want %v", got, want)
+		}
+	})
+	t.Run("gemini_through_its_openai_compatible_endpoint", func(t *testing.T) {
+		cfg := cfgFrom(t, `{"gemini":{"api":"openai-compatible","baseUrl":"https://generativelanguage.googleapis.com/v1beta/openai/"}}`, "gemini/gemini-2.5-flash")
+		ps, err := FromConfig(cfg, nil, envOf(map[string]string{"GEMINI_API_KEY": "c"}), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fmt.Sprintf("%T", ps["gemini"]); got != "*openai.Provider" {
+			t.Errorf("gemini provider = %s, want *openai.Provider", got)
+		}
+	})
+	t.Run("native_gemini_is_opt_in", func(t *testing.T) {
+		cfg := cfgFrom(t, ``, "gemini/gemini-2.5-flash")
+		_, err := FromConfig(cfg, nil, envOf(map[string]string{"GEMINI_API_KEY": "c"}), nil)
+		if hasGemini {
+			if err != nil {
+				t.Errorf("with -tags gatehouse_gemini: %v", err)
+			}
+			return
+		}
+		if err == nil || !strings.Contains(err.Error(), "gatehouse_gemini") || !strings.Contains(err.Error(), "openai-compatible") {
+			t.Errorf("without the tag: %v; want the tag to build with and the OpenAI-compatible alternative", err)
 		}
 	})
 	t.Run("reports_every_problem", func(t *testing.T) {
@@ -221,4 +249,14 @@ func TestKey(t *testing.T) {
 			}
 		})
 	}
+}
+
+// geminiStatus is what Describe reports for a native Gemini provider in
+// this build: usable with -tags gatehouse_gemini, else explained.
+func geminiStatus(s Status) Status {
+	if !hasGemini {
+		s.Configured = false
+		s.Error = geminiOptInError(s.Provider).Error()
+	}
+	return s
 }
