@@ -101,6 +101,9 @@ func Run(ctx context.Context, o RunOptions) (err error) {
 		handlers = append(handlers, slog.NewTextHandler(o.Console, &slog.HandlerOptions{Level: level}))
 	}
 	log := slog.New(secret.NewHandler(slog.NewMultiHandler(handlers...), o.Redactor))
+	// Libraries that write to the standard logger (an SDK reporting a broken
+	// stream) go through the same redacting handler, not to raw stderr.
+	slog.SetDefault(log)
 
 	db, err := store.Open(ctx, o.Dir.Database())
 	if err != nil {

@@ -14,9 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -72,7 +70,7 @@ func New(o Options) (*Provider, error) {
 	if base == "" {
 		base = DefaultBaseURL
 	}
-	if err := checkBaseURL(base); err != nil {
+	if _, err := llm.CheckBaseURL(base, true); err != nil {
 		return nil, fmt.Errorf("provider %q: models.providers.%s.baseUrl: %w", name, name, err)
 	}
 	hc := o.HTTPClient
@@ -93,31 +91,6 @@ func New(o Options) (*Provider, error) {
 			option.WithAPIKey(o.APIKey),
 		),
 	}, nil
-}
-
-func checkBaseURL(s string) error {
-	u, err := url.Parse(s)
-	if err != nil {
-		return fmt.Errorf("%q is not a URL", s)
-	}
-	switch u.Scheme {
-	case "https":
-	case "http":
-		if h := u.Hostname(); h != "localhost" && !isLoopbackIP(h) {
-			return fmt.Errorf("%q would send the API key unencrypted: use https", s)
-		}
-	default:
-		return fmt.Errorf("%q is not an http or https URL", s)
-	}
-	if u.Host == "" {
-		return fmt.Errorf("%q has no host", s)
-	}
-	return nil
-}
-
-func isLoopbackIP(h string) bool {
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
 }
 
 // Chat sends req as a streaming Messages request.

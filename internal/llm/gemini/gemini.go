@@ -14,9 +14,7 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 
@@ -68,7 +66,7 @@ func New(o Options) (*Provider, error) {
 		// GOOGLE_GEMINI_BASE_URL from the environment.
 		base = DefaultBaseURL
 	}
-	if err := checkBaseURL(base); err != nil {
+	if _, err := llm.CheckBaseURL(base, true); err != nil {
 		return nil, fmt.Errorf("gemini provider %q: models.providers.%s.baseUrl: %w", name, name, err)
 	}
 	hc := o.HTTPClient
@@ -96,28 +94,6 @@ func New(o Options) (*Provider, error) {
 		return nil, fmt.Errorf("gemini provider %q: the SDK refused its configuration: check models.providers.%s", name, name)
 	}
 	return &Provider{name: name, client: c}, nil
-}
-
-// checkBaseURL accepts https URLs, and http URLs whose host is loopback.
-func checkBaseURL(s string) error {
-	u, err := url.Parse(s)
-	if err != nil {
-		return errors.New("not a URL")
-	}
-	if u.Host == "" || u.User != nil {
-		return fmt.Errorf("%q needs scheme://host and no user info", u.Redacted())
-	}
-	switch u.Scheme {
-	case "https":
-		return nil
-	case "http":
-		host := u.Hostname()
-		if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
-			return nil
-		}
-		return fmt.Errorf("%q would send the API key unencrypted: use https (http is for loopback only)", u.Redacted())
-	}
-	return fmt.Errorf("%q: scheme must be https", u.Redacted())
 }
 
 // Chat sends req as one streamed generateContent call, passing text deltas

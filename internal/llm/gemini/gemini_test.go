@@ -557,7 +557,7 @@ func TestNewRefuses(t *testing.T) {
 	}{
 		{"no_key", Options{}, `gemini provider "gemini" has no API key: set models.providers.gemini.apiKey`},
 		{"plain_http_remote", Options{Name: "g2", APIKey: testKey, BaseURL: "http://example.com/"}, "unencrypted"},
-		{"other_scheme", Options{APIKey: testKey, BaseURL: "ftp://127.0.0.1/"}, "scheme must be https"},
+		{"other_scheme", Options{APIKey: testKey, BaseURL: "ftp://127.0.0.1/"}, "not an http or https URL"},
 		{"user_info", Options{APIKey: testKey, BaseURL: "https://u:pw@example.com/"}, "no user info"},
 		{"no_host", Options{APIKey: testKey, BaseURL: "/v1beta"}, "scheme://host"},
 	}

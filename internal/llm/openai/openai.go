@@ -17,9 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -75,7 +73,7 @@ func New(o Options) (*Provider, error) {
 	if base == "" {
 		base = DefaultBaseURL
 	}
-	u, err := checkBaseURL(base, o.APIKey != "")
+	u, err := llm.CheckBaseURL(base, o.APIKey != "")
 	if err != nil {
 		return nil, fmt.Errorf("provider %q: models.providers.%s.baseUrl: %w", name, name, err)
 	}
@@ -101,34 +99,6 @@ func New(o Options) (*Provider, error) {
 		svc:           openai.NewChatCompletionService(opts...),
 		maxCompletion: u.Hostname() == "api.openai.com",
 	}, nil
-}
-
-func checkBaseURL(s string, hasKey bool) (*url.URL, error) {
-	u, err := url.Parse(s)
-	if err != nil {
-		return nil, fmt.Errorf("%q is not a URL", s)
-	}
-	switch u.Scheme {
-	case "https":
-	case "http":
-		if hasKey && !isLoopback(u.Hostname()) {
-			return nil, fmt.Errorf("%q would send the API key unencrypted: use https", s)
-		}
-	default:
-		return nil, fmt.Errorf("%q is not an http or https URL", s)
-	}
-	if u.Host == "" {
-		return nil, fmt.Errorf("%q has no host", s)
-	}
-	return u, nil
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // normalizeErrorBody rewrites an error body of the form {"error": "text"}
