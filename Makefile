@@ -33,7 +33,7 @@ lint:
 # corpora included) under the race detector.
 # Third-party peers the tests run on loopback (aimock), from the npm registry.
 peers:
-	@[ -d test/peers/node_modules/@copilotkit/aimock ] || npm ci --prefix test/peers --no-audit --no-fund
+	@[ test/peers/node_modules/.package-lock.json -nt test/peers/package-lock.json ] || npm ci --prefix test/peers --no-audit --no-fund
 
 test: lint build peers
 	@file $(BIN) 2>/dev/null | grep -q 'statically linked' || { echo "$(BIN) is not statically linked"; exit 1; }
