@@ -149,6 +149,8 @@ against LLM providers, tools in a sandbox, replies out. It listens on
 		newModelsCmd(e),
 		newSessionsCmd(e),
 		newUsageCmd(e),
+		newChannelsCmd(e),
+		newPluginsCmd(e),
 	)
 	return root
 }
