@@ -314,6 +314,16 @@ guides' step that switches one on (channels add does it too), and
 			Args:    exactArgs(1, "the plugin NAME"),
 			RunE: func(cmd *cobra.Command, args []string) error {
 				name := args[0]
+				if strings.HasSuffix(name, "-auth") {
+					// The seed's Phase 3.1 enables an LLM auth plugin
+					// (anthropic-auth, openai-auth, google-gemini-cli-auth):
+					// providers are built in here, so there is nothing to do.
+					if e.json {
+						return e.printJSON(map[string]any{"plugin": name, "builtIn": true})
+					}
+					e.printf("%s: LLM providers are built into gatehouse; nothing to %s. Next: gatehouse models auth add --provider PROVIDER\n", name, use)
+					return nil
+				}
 				if !slices.Contains(knownChannels, name) {
 					return fmt.Errorf("unknown plugin %q: the bundled plugins are %s (LLM providers need no plugin: gatehouse models auth add)", name, strings.Join(knownChannels, ", "))
 				}

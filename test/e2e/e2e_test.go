@@ -632,3 +632,42 @@ func TestVersion(t *testing.T) {
 const sighup = syscall.SIGHUP
 
 func sleepShort() { time.Sleep(20 * time.Millisecond) }
+
+// TestSeedChannelSetup runs the seed guides' Phase 4 lines: enable the
+// channel plugin, add the channel with its token, set its policies.
+func TestSeedChannelSetup(t *testing.T) {
+	in := newInstance(t)
+	in.onboard()
+	const tok = "123456789:AAFakeTelegramBotTokenForTheTests000000"
+	in.must("plugins", "enable", "telegram")
+	in.must("channels", "add", "--channel", "telegram", "--token", tok)
+	in.must("config", "set", "channels.telegram.dmPolicy", "pairing")
+	in.must("config", "set", "channels.telegram.configWrites", "false")
+	in.must("config", "set", "channels.telegram.groupPolicy", "disabled")
+	var list struct {
+		Channels []struct {
+			Name, DMPolicy, GroupPolicy string
+			Enabled                     bool
+		} `json:"channels"`
+	}
+	if err := json.Unmarshal([]byte(in.must("channels", "list", "--json")), &list); err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Channels) != 1 || list.Channels[0].Name != "telegram" || list.Channels[0].DMPolicy != "pairing" || list.Channels[0].GroupPolicy != "disabled" {
+		t.Errorf("channels list = %+v", list.Channels)
+	}
+	if out := in.must("plugins", "list"); !strings.Contains(out, "telegram  enabled") {
+		t.Errorf("plugins list = %q", out)
+	}
+	if out := in.must("plugins", "enable", "google-gemini-cli-auth"); !strings.Contains(out, "models auth add") {
+		t.Errorf("the seed's LLM auth plugin step = %q, want a pointer to models auth add", out)
+	}
+	if _, errs, code := in.run("plugins", "enable", "nosuch"); code == 0 || !strings.Contains(errs, "bundled plugins") {
+		t.Errorf("unknown plugin: exit %d, %q", code, errs)
+	}
+	assertTokenConfined(t, in.state, tok)
+	in.must("channels", "remove", "--channel", "telegram")
+	if out := in.must("channels", "list"); !strings.Contains(out, "no channels") {
+		t.Errorf("after remove: %q", out)
+	}
+}
