@@ -38,6 +38,7 @@ type onboardResult struct {
 	TokenCreated bool     `json:"tokenCreated"`
 	Workspace    string   `json:"workspace"`
 	Created      []string `json:"created"`
+	Tightened    []string `json:"tightened"`
 	Database     string   `json:"database"`
 	Next         []string `json:"next"`
 }
@@ -82,6 +83,9 @@ Without --non-interactive it asks its questions on the terminal.`,
 			}
 			for _, c := range res.Created {
 				e.printf("  created %s\n", c)
+			}
+			for _, c := range res.Tightened {
+				e.printf("  tightened %s to 700/600\n", c)
 			}
 			if res.TokenCreated {
 				e.printf("  gateway token: 256 bits, in the encrypted secret store (the CLI reads it from there)\n")
@@ -154,7 +158,16 @@ func (e *env) onboard(ctx context.Context, o onboardOptions) (*onboardResult, er
 	if err := d.Ensure(); err != nil {
 		return nil, fmt.Errorf("state dir %s: %w", d.Root, err)
 	}
-	res := &onboardResult{StateDir: d.Root, Config: d.Config(), Database: d.Database(), Created: []string{}}
+	res := &onboardResult{StateDir: d.Root, Config: d.Config(), Database: d.Database(), Created: []string{}, Tightened: []string{}}
+	// A state dir made by hand (the seed guides mkdir it with the user's
+	// umask) is tightened to 700/600 here, as the guides' chmod step does.
+	fixed, err := state.FixTree(d.Root)
+	if err != nil {
+		return nil, fmt.Errorf("state dir %s: %w", d.Root, err)
+	}
+	for _, p := range fixed {
+		res.Tightened = append(res.Tightened, p.Path)
+	}
 
 	f, err := config.Load(d.Config())
 	if err != nil {
