@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -113,6 +114,16 @@ line, the config file or a log.`,
   gatehouse models auth add --provider openai --set-default openai/gpt-4o`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if provider == "" && isTerminal(e.stdin) {
+				// The seed runs "models auth add" with no flags and answers
+				// its questions.
+				fmt.Fprint(e.stderr, "Provider (openai, anthropic, gemini, openrouter, …): ")
+				p, err := readLine(bufio.NewReader(e.stdin))
+				if err != nil {
+					return err
+				}
+				provider = p
+			}
 			if provider == "" {
 				return usageErrorf("--provider is required (openai, anthropic, gemini, openrouter, …)")
 			}
