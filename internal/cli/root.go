@@ -151,6 +151,7 @@ against LLM providers, tools in a sandbox, replies out. It listens on
 		newUsageCmd(e),
 		newChannelsCmd(e),
 		newPluginsCmd(e),
+		newPairingCmd(e),
 	)
 	return root
 }
