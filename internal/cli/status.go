@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -103,6 +104,21 @@ func newStatusCmd(e *env) *cobra.Command {
 			ch := "none"
 			if len(rep.Channels) > 0 {
 				ch = fmt.Sprint(rep.Channels)
+			}
+			if states, ok := rep.Gateway.Status["channelStates"].([]any); ok && len(states) > 0 {
+				var parts []string
+				for _, st := range states {
+					m, _ := st.(map[string]any)
+					state := "disconnected"
+					if c, _ := m["connected"].(bool); c {
+						state = "connected"
+					}
+					if le, _ := m["lastError"].(string); le != "" && state != "connected" {
+						state += " (" + le + ")"
+					}
+					parts = append(parts, fmt.Sprintf("%v %s", m["name"], state))
+				}
+				ch = strings.Join(parts, ", ")
 			}
 			e.printf("channels:   %s\n", ch)
 			e.printf("workspace:  %s\n", rep.Workspace)

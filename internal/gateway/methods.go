@@ -34,12 +34,13 @@ func (s *Server) methodTable() map[string]method {
 		rpc.MethodConfigGet: {fn: s.configGet, perm: permAdmin},
 		rpc.MethodLogsTail:  {fn: s.logsTail, perm: permAdmin},
 
-		rpc.MethodChatSend:      {fn: s.chatSend, perm: permAdmin},
-		rpc.MethodSessionsList:  {fn: s.sessionsList, perm: permAdmin},
-		rpc.MethodSessionsShow:  {fn: s.sessionsShow, perm: permAdmin},
-		rpc.MethodSessionsReset: {fn: s.sessionsReset, perm: permAdmin},
-		rpc.MethodUsageGet:      {fn: s.usageGet, perm: permAdmin},
-		rpc.MethodModelsStatus:  {fn: s.modelsStatus, perm: permRead},
+		rpc.MethodChatSend:       {fn: s.chatSend, perm: permAdmin},
+		rpc.MethodSessionsList:   {fn: s.sessionsList, perm: permAdmin},
+		rpc.MethodSessionsShow:   {fn: s.sessionsShow, perm: permAdmin},
+		rpc.MethodSessionsReset:  {fn: s.sessionsReset, perm: permAdmin},
+		rpc.MethodUsageGet:       {fn: s.usageGet, perm: permAdmin},
+		rpc.MethodModelsStatus:   {fn: s.modelsStatus, perm: permRead},
+		rpc.MethodChannelsStatus: {fn: s.channelsStatus, perm: permRead},
 	}
 }
 
@@ -179,4 +180,11 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+func (s *Server) channelsStatus(ctx context.Context, req *request) (any, error) {
+	if s.channels == nil {
+		return map[string]any{"channels": []any{}}, nil
+	}
+	return s.channels(), nil
 }

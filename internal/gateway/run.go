@@ -149,6 +149,23 @@ func Run(ctx context.Context, o RunOptions) (err error) {
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+
+	// Channels: adapters, inbox, access gate, agent, outbox.
+	rtr, err := newRouter(runCtx, o, db, log, srv.config, rt.current, rt.resolveSecret)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	rt.setNotify(rtr.notifyOwners)
+	srv.channels = func() any { return map[string]any{"channels": rtr.States()} }
+	srv.extra = func() map[string]any { return map[string]any{"channelStates": rtr.States()} }
+	routerDone := make(chan struct{})
+	go func() {
+		defer close(routerDone)
+		rtr.Run(runCtx)
+	}()
+	defer func() { cancel(); <-routerDone }()
+
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(runCtx, ln) }()
 	wdDone := make(chan struct{})

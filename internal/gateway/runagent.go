@@ -50,8 +50,33 @@ type agentRuntime struct {
 	hc    *http.Client
 	model models
 
-	mu    sync.Mutex // guards agent
-	agent *agent.Agent
+	mu     sync.Mutex // guards agent and notify
+	agent  *agent.Agent
+	notify func(ctx context.Context, text string)
+}
+
+// current is the agent, or nil while none is configured.
+func (rt *agentRuntime) current() *agent.Agent {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return rt.agent
+}
+
+// setNotify sets how the owner is told about the budget: through the
+// channels, once they exist.
+func (rt *agentRuntime) setNotify(f func(ctx context.Context, text string)) {
+	rt.mu.Lock()
+	rt.notify = f
+	rt.mu.Unlock()
+}
+
+// resolveSecret resolves a config secret from the store or environment.
+func (rt *agentRuntime) resolveSecret(s config.Secret) (string, error) {
+	v, err := s.Resolve(rt.secretLookup, rt.o.LookupEnv)
+	if err == nil {
+		rt.o.Redactor.Add(v)
+	}
+	return v, err
 }
 
 func newRuntime(o RunOptions, db *store.DB, log *slog.Logger) *agentRuntime {
@@ -129,6 +154,12 @@ func (rt *agentRuntime) agentFor(cfg *config.Config) *agent.Agent {
 		Redactor:  rt.o.Redactor,
 		OnBudgetExhausted: func(ctx context.Context, msg string) {
 			rt.log.Warn("daily budget reached; turns are refused until it is raised or the UTC day ends", "detail", msg)
+			rt.mu.Lock()
+			notify := rt.notify
+			rt.mu.Unlock()
+			if notify != nil {
+				notify(ctx, "Gatehouse: "+msg)
+			}
 		},
 	})
 	if err != nil {

@@ -76,6 +76,8 @@ type Server struct {
 	agent    atomic.Pointer[Agent]
 	agentErr atomic.Pointer[string]
 	models   func() any
+	// channels reports the chat channels' states; set before Serve.
+	channels func() any
 	// goingAway is closed when shutdown begins: WebSocket connections close
 	// with status 1001.
 	goingAway     chan struct{}
