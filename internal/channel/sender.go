@@ -37,6 +37,9 @@ func (q *Queue) RunSender(ctx context.Context, send func(ctx context.Context, ou
 		pace:   newPacer(q.ChatInterval, q.ChannelRate),
 		paused: make(map[string]time.Time),
 	}
+	if err := q.resolveInDoubt(ctx); err != nil {
+		return err
+	}
 	for {
 		next, err := s.pass(ctx)
 		if ctx.Err() != nil {
@@ -101,10 +104,14 @@ func (s *sender) pass(ctx context.Context) (time.Time, error) {
 			later(now.Add(wait))
 			continue
 		}
-		err := s.send(ctx, r.out)
-		if err != nil && ctx.Err() != nil {
-			return time.Time{}, ctx.Err() // stopped, not failed: the row stays as it was
+		if err := s.q.markSending(ctx, r.id); err != nil {
+			return time.Time{}, err
 		}
+		// The request, once out, is finished even during a shutdown, so that
+		// its outcome is known and recorded.
+		sendCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sendTimeout)
+		err := s.send(sendCtx, r.out)
+		cancel()
 		if err == nil {
 			// The platform has it: record that even if ctx just ended.
 			if err := s.q.markSent(context.WithoutCancel(ctx), r.id); err != nil {
@@ -159,7 +166,7 @@ func (s *sender) failed(ctx context.Context, r outRow, sendErr error, account st
 	}
 	next := s.q.Clock.Now().Add(wait).UTC().Format(timeFormat)
 	_, err = s.q.db.ExecContext(ctx,
-		`UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ? AND status = 'pending'`,
+		`UPDATE outbox SET status = 'pending', attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ? AND status = 'sending'`,
 		attempts, next, msg, r.id)
 	if err != nil {
 		return 0, false, fmt.Errorf("outbox: reschedule message %d: %w", r.id, err)
@@ -208,7 +215,7 @@ func (q *Queue) pending(ctx context.Context) ([]outRow, error) {
 func (q *Queue) markSent(ctx context.Context, id int64) error {
 	_, err := q.db.ExecContext(ctx,
 		`UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1, last_error = ''
-		 WHERE id = ? AND status = 'pending'`, q.now(), id)
+		 WHERE id = ? AND status = 'sending'`, q.now(), id)
 	if err != nil {
 		return fmt.Errorf("outbox: mark message %d sent: %w", id, err)
 	}
@@ -217,7 +224,7 @@ func (q *Queue) markSent(ctx context.Context, id int64) error {
 
 func (q *Queue) markFailed(ctx context.Context, id int64, attempts int, msg string) error {
 	_, err := q.db.ExecContext(ctx,
-		`UPDATE outbox SET status = 'failed', attempts = ?, last_error = ? WHERE id = ? AND status = 'pending'`,
+		`UPDATE outbox SET status = 'failed', attempts = ?, last_error = ? WHERE id = ? AND status = 'sending'`,
 		attempts, msg, id)
 	if err != nil {
 		return fmt.Errorf("outbox: mark message %d failed: %w", id, err)
@@ -300,4 +307,55 @@ func prune(m map[string]*bucket, now time.Time, rate, burst float64) {
 			delete(m, k)
 		}
 	}
+}
+
+// sendTimeout bounds one platform request.
+const sendTimeout = 30 * time.Second
+
+// markSending records that r's request is about to go out.
+func (q *Queue) markSending(ctx context.Context, id int64) error {
+	_, err := q.db.ExecContext(ctx, `UPDATE outbox SET status = 'sending' WHERE id = ? AND status = 'pending'`, id)
+	if err != nil {
+		return fmt.Errorf("outbox: mark message %d sending: %w", id, err)
+	}
+	return nil
+}
+
+// resolveInDoubt settles the rows a previous process left 'sending': it died
+// with their request out, so the platform may have them. They are not sent
+// again, so that no message is ever answered twice; each is logged for the
+// owner.
+func (q *Queue) resolveInDoubt(ctx context.Context) error {
+	rows, err := q.db.QueryContext(ctx, `SELECT id, channel, account, chat_id FROM outbox WHERE status = 'sending'`)
+	if err != nil {
+		return fmt.Errorf("outbox: list messages in doubt: %w", err)
+	}
+	type doubt struct {
+		id                     int64
+		channel, account, chat string
+	}
+	var ds []doubt
+	for rows.Next() {
+		var d doubt
+		if err := rows.Scan(&d.id, &d.channel, &d.account, &d.chat); err != nil {
+			rows.Close()
+			return fmt.Errorf("outbox: list messages in doubt: %w", err)
+		}
+		ds = append(ds, d)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("outbox: list messages in doubt: %w", err)
+	}
+	for _, d := range ds {
+		_, err := q.db.ExecContext(ctx,
+			`UPDATE outbox SET status = 'unknown', last_error = ? WHERE id = ? AND status = 'sending'`,
+			"in flight when the gateway stopped abruptly: the platform may or may not have it; not re-sent, so nothing is answered twice", d.id)
+		if err != nil {
+			return fmt.Errorf("outbox: settle message %d: %w", d.id, err)
+		}
+		q.log.Warn("a reply was in flight when the gateway stopped abruptly; it is not re-sent",
+			logKeyChannel, d.channel, logKeyAccount, d.account, logKeyChat, d.chat, logKeyOutboxID, d.id)
+	}
+	return nil
 }

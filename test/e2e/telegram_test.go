@@ -3,7 +3,9 @@ package e2e
 import (
 	"encoding/json"
 	"regexp"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -102,4 +104,62 @@ func TestTelegramPairing(t *testing.T) {
 	g.waitExit(t)
 	assertTokenConfined(t, in.state, telegramToken)
 	assertNotIn(t, g.output(), telegramToken)
+}
+
+// TestTelegramCrashExactlyOnce is issue 4's durability point: kill -9 the
+// gateway while 200 inbound messages are being processed, restart it, and
+// every message gets exactly one reply, none lost and none twice.
+func TestTelegramCrashExactlyOnce(t *testing.T) {
+	m := testkit.StartAimock(t, []map[string]any{
+		{"match": map[string]any{"userMessage": "msg"}, "response": map[string]any{"content": "ack"}},
+	})
+	p := testkit.StartTelegram(t)
+	in := newInstance(t)
+	in.onboard()
+	in.withProvider(m, "openai", "gpt-4o", openAIKey)
+	in.must("channels", "add", "--channel", "telegram", "--token", telegramToken)
+	in.must("config", "set", "channels.telegram.apiBaseUrl", p.URL)
+	in.must("config", "set", "channels.telegram.dmPolicy", "open")
+	in.must("config", "set", "channels.telegram.allowFrom", `["*"]`)
+
+	const users, perUser = 40, 5
+	g := in.start()
+	in.waitHealthy(g)
+	for i := 0; i < users*perUser; i++ {
+		u := testkit.TelegramUser{ID: int64(5000 + i%users), Name: "U" + strconv.Itoa(i%users)}
+		p.Send(t, telegramToken, u, "msg "+strconv.Itoa(i))
+	}
+	// Let part of the work happen, then kill the gateway without warning.
+	deadline := time.Now().Add(30 * time.Second)
+	for len(p.Sent(t, telegramToken)) < 20 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	g.cmd.Process.Signal(syscall.SIGKILL)
+	g.waitExit(t)
+	before := len(p.Sent(t, telegramToken))
+	if before >= users*perUser {
+		t.Fatalf("all %d replies went out before the kill; the test proves nothing", before)
+	}
+
+	g2 := in.start()
+	in.waitHealthy(g2)
+	deadline = time.Now().Add(60 * time.Second)
+	for len(p.Sent(t, telegramToken)) < users*perUser && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	// Anything sent twice would arrive now.
+	time.Sleep(1500 * time.Millisecond)
+	sent := p.Sent(t, telegramToken)
+	perChat := map[string]int{}
+	for _, s := range sent {
+		perChat[s.Message.ChatID.String()]++
+	}
+	if len(sent) != users*perUser {
+		t.Errorf("bot sent %d replies, want exactly %d (killed after %d)", len(sent), users*perUser, before)
+	}
+	for chat, n := range perChat {
+		if n != perUser {
+			t.Errorf("chat %s got %d replies, want %d", chat, n, perUser)
+		}
+	}
 }

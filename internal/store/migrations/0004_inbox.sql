@@ -23,9 +23,13 @@ CREATE TABLE inbox (
 
 CREATE INDEX inbox_new ON inbox (received_at) WHERE status = 'new';
 
--- outbox is one platform message to send. A row is marked 'sent' only
--- after the platform accepted it, and is never sent again; 'failed' means
--- the sender gave up after its attempts (last_error says why).
+-- outbox is one platform message to send. A row is 'sending' while its
+-- request is out, and marked 'sent' only after the platform accepted it; it
+-- is never sent again. 'failed' means the sender gave up after its attempts
+-- (last_error says why). A row found 'sending' at start was in flight when
+-- the process died: the platform may or may not have it, and no chat API we
+-- speak has an idempotency key, so it becomes 'unknown' and is not re-sent
+-- (nothing is ever answered twice; last_error says so).
 CREATE TABLE outbox (
 	id              INTEGER PRIMARY KEY,
 	channel         TEXT NOT NULL,
@@ -35,7 +39,7 @@ CREATE TABLE outbox (
 	reply_to        TEXT NOT NULL DEFAULT '',
 	text            TEXT NOT NULL,
 	inbox_key       TEXT CHECK (inbox_key IS NULL OR json_valid(inbox_key)), -- ["channel","account","message_id"] answered
-	status          TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'failed')),
+	status          TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sending', 'sent', 'failed', 'unknown')),
 	attempts        INTEGER NOT NULL DEFAULT 0,
 	next_attempt_at TEXT NOT NULL,
 	last_error      TEXT NOT NULL DEFAULT '',
