@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"gatehouse/internal/store"
 )
 
 // timeFormat is how the tables store times: text order is time order.
@@ -42,6 +44,7 @@ func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) 
 // The exported fields are settings: set them before RunSender starts.
 type Queue struct {
 	db   *sql.DB
+	c    *store.StmtCache // the hot statements, prepared once
 	log  *slog.Logger
 	wake chan struct{} // a buffered signal that the outbox has new rows
 
@@ -66,6 +69,7 @@ type Queue struct {
 func NewQueue(db *sql.DB, log *slog.Logger) *Queue {
 	return &Queue{
 		db:           db,
+		c:            store.NewStmtCache(db),
 		log:          log,
 		wake:         make(chan struct{}, 1),
 		Clock:        realClock{},
@@ -86,7 +90,7 @@ func (q *Queue) Receive(ctx context.Context, in Inbound) (fresh bool, err error)
 	if err != nil {
 		return false, fmt.Errorf("inbox: encode message: %w", err)
 	}
-	res, err := q.db.ExecContext(ctx,
+	res, err := q.c.ExecContext(ctx,
 		`INSERT INTO inbox (channel, account, message_id, chat_id, sender_id, payload, status, received_at)
 		 VALUES (?, ?, ?, ?, ?, ?, 'new', ?)
 		 ON CONFLICT (channel, account, message_id) DO NOTHING`,
@@ -104,7 +108,7 @@ func (q *Queue) Receive(ctx context.Context, in Inbound) (fresh bool, err error)
 // Pending returns the inbound messages received but not completed, oldest
 // first: what a restart must finish.
 func (q *Queue) Pending(ctx context.Context) ([]Inbound, error) {
-	rows, err := q.db.QueryContext(ctx,
+	rows, err := q.c.QueryContext(ctx,
 		`SELECT payload FROM inbox WHERE status = 'new' ORDER BY received_at, rowid`)
 	if err != nil {
 		return nil, fmt.Errorf("inbox: list pending: %w", err)
@@ -141,7 +145,7 @@ func (q *Queue) Complete(ctx context.Context, in Inbound, replies []Outbound) er
 	}
 	defer tx.Rollback()
 	now := q.now()
-	res, err := tx.ExecContext(ctx,
+	res, err := q.c.Tx(tx).ExecContext(ctx,
 		`UPDATE inbox SET status = 'done', done_at = ?
 		 WHERE channel = ? AND account = ? AND message_id = ? AND status = 'new'`,
 		now, in.Channel, in.Account, in.MessageID)
@@ -152,7 +156,7 @@ func (q *Queue) Complete(ctx context.Context, in Inbound, replies []Outbound) er
 		return fmt.Errorf("inbox: complete %s message %s: %w", in.Channel, in.MessageID, err)
 	} else if n == 0 {
 		var status string
-		err := tx.QueryRowContext(ctx,
+		err := q.c.Tx(tx).QueryRowContext(ctx,
 			`SELECT status FROM inbox WHERE channel = ? AND account = ? AND message_id = ?`,
 			in.Channel, in.Account, in.MessageID).Scan(&status)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -207,7 +211,7 @@ func (q *Queue) insertLocked(ctx context.Context, tx *sql.Tx, inboxKey any, outs
 			if i > 0 {
 				replyTo = "" // quote the message once, with the first part
 			}
-			_, err := tx.ExecContext(ctx,
+			_, err := q.c.Tx(tx).ExecContext(ctx,
 				`INSERT INTO outbox (channel, account, chat_id, thread_id, reply_to, text, inbox_key, status, attempts, next_attempt_at, created_at)
 				 VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)`,
 				out.Channel, out.Account, out.ChatID, out.ThreadID, replyTo, part, inboxKey, now, now)
@@ -232,7 +236,7 @@ func (q *Queue) now() string { return q.Clock.Now().UTC().Format(timeFormat) }
 // for, 0 if none was saved.
 func (q *Queue) LoadOffset(ctx context.Context, channel, account string) (int64, error) {
 	var off int64
-	err := q.db.QueryRowContext(ctx,
+	err := q.c.QueryRowContext(ctx,
 		`SELECT "offset" FROM channel_offsets WHERE channel = ? AND account = ?`, channel, account).Scan(&off)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
@@ -246,7 +250,7 @@ func (q *Queue) LoadOffset(ctx context.Context, channel, account string) (int64,
 // SaveOffset records the next update offset a polling channel should ask
 // for.
 func (q *Queue) SaveOffset(ctx context.Context, channel, account string, offset int64) error {
-	_, err := q.db.ExecContext(ctx,
+	_, err := q.c.ExecContext(ctx,
 		`INSERT INTO channel_offsets (channel, account, "offset") VALUES (?, ?, ?)
 		 ON CONFLICT (channel, account) DO UPDATE SET "offset" = excluded."offset"`,
 		channel, account, offset)

@@ -165,7 +165,7 @@ func (s *sender) failed(ctx context.Context, r outRow, sendErr error, account st
 			logKeyRetryIn, wait, logKeyError, sendErr)
 	}
 	next := s.q.Clock.Now().Add(wait).UTC().Format(timeFormat)
-	_, err = s.q.db.ExecContext(ctx,
+	_, err = s.q.c.ExecContext(ctx,
 		`UPDATE outbox SET status = 'pending', attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ? AND status = 'sending'`,
 		attempts, next, msg, r.id)
 	if err != nil {
@@ -185,7 +185,7 @@ func backoff(n int) time.Duration {
 }
 
 func (q *Queue) pending(ctx context.Context) ([]outRow, error) {
-	rows, err := q.db.QueryContext(ctx,
+	rows, err := q.c.QueryContext(ctx,
 		`SELECT id, channel, account, chat_id, thread_id, reply_to, text, attempts, next_attempt_at
 		 FROM outbox WHERE status = 'pending' ORDER BY id LIMIT ?`, senderBatch)
 	if err != nil {
@@ -213,7 +213,7 @@ func (q *Queue) pending(ctx context.Context) ([]outRow, error) {
 }
 
 func (q *Queue) markSent(ctx context.Context, id int64) error {
-	_, err := q.db.ExecContext(ctx,
+	_, err := q.c.ExecContext(ctx,
 		`UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1, last_error = ''
 		 WHERE id = ? AND status = 'sending'`, q.now(), id)
 	if err != nil {
@@ -223,7 +223,7 @@ func (q *Queue) markSent(ctx context.Context, id int64) error {
 }
 
 func (q *Queue) markFailed(ctx context.Context, id int64, attempts int, msg string) error {
-	_, err := q.db.ExecContext(ctx,
+	_, err := q.c.ExecContext(ctx,
 		`UPDATE outbox SET status = 'failed', attempts = ?, last_error = ? WHERE id = ? AND status = 'sending'`,
 		attempts, msg, id)
 	if err != nil {
@@ -314,7 +314,7 @@ const sendTimeout = 30 * time.Second
 
 // markSending records that r's request is about to go out.
 func (q *Queue) markSending(ctx context.Context, id int64) error {
-	_, err := q.db.ExecContext(ctx, `UPDATE outbox SET status = 'sending' WHERE id = ? AND status = 'pending'`, id)
+	_, err := q.c.ExecContext(ctx, `UPDATE outbox SET status = 'sending' WHERE id = ? AND status = 'pending'`, id)
 	if err != nil {
 		return fmt.Errorf("outbox: mark message %d sending: %w", id, err)
 	}
@@ -326,7 +326,7 @@ func (q *Queue) markSending(ctx context.Context, id int64) error {
 // again, so that no message is ever answered twice; each is logged for the
 // owner.
 func (q *Queue) resolveInDoubt(ctx context.Context) error {
-	rows, err := q.db.QueryContext(ctx, `SELECT id, channel, account, chat_id FROM outbox WHERE status = 'sending'`)
+	rows, err := q.c.QueryContext(ctx, `SELECT id, channel, account, chat_id FROM outbox WHERE status = 'sending'`)
 	if err != nil {
 		return fmt.Errorf("outbox: list messages in doubt: %w", err)
 	}
@@ -348,7 +348,7 @@ func (q *Queue) resolveInDoubt(ctx context.Context) error {
 		return fmt.Errorf("outbox: list messages in doubt: %w", err)
 	}
 	for _, d := range ds {
-		_, err := q.db.ExecContext(ctx,
+		_, err := q.c.ExecContext(ctx,
 			`UPDATE outbox SET status = 'unknown', last_error = ? WHERE id = ? AND status = 'sending'`,
 			"in flight when the gateway stopped abruptly: the platform may or may not have it; not re-sent, so nothing is answered twice", d.id)
 		if err != nil {
