@@ -13,6 +13,8 @@ import (
 	"gatehouse/internal/access"
 	"gatehouse/internal/agent"
 	"gatehouse/internal/channel"
+	"gatehouse/internal/channel/discord"
+	"gatehouse/internal/channel/slack"
 	"gatehouse/internal/channel/telegram"
 	"gatehouse/internal/config"
 	"gatehouse/internal/store"
@@ -100,6 +102,35 @@ func newRouter(ctx context.Context, o RunOptions, db *store.DB, log *slog.Logger
 			}
 			r.channels[name] = a
 			list = append(list, a)
+		case "discord":
+			tok, err := resolve(ch.Token)
+			if err != nil {
+				log.Error("discord: no usable bot token; the channel is off", "err", err,
+					"fix", "gatehouse channels add --channel discord --token -")
+				continue
+			}
+			a, err := discord.New(discord.Options{Token: tok, APIBaseURL: ch.APIBaseURL, Logger: log.With(keyComponent, "discord")})
+			if err != nil {
+				log.Error("discord: the channel is off", "err", err)
+				continue
+			}
+			r.channels[name] = a
+			list = append(list, a)
+		case "slack":
+			bot, err := resolve(ch.Token)
+			if err == nil {
+				var app string
+				if app, err = resolve(ch.AppToken); err == nil {
+					var a *slack.Adapter
+					if a, err = slack.New(slack.Options{BotToken: bot, AppToken: app, APIBaseURL: ch.APIBaseURL, Logger: log.With(keyComponent, "slack")}); err == nil {
+						r.channels[name] = a
+						list = append(list, a)
+						continue
+					}
+				}
+			}
+			log.Error("slack: the channel is off", "err", err,
+				"fix", "gatehouse channels add --channel slack --token xoxb-… --app-token xapp-…")
 		default:
 			log.Warn("this channel is configured but not available in this version; it stays off", "channel", name)
 		}
