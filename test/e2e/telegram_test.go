@@ -88,6 +88,23 @@ func TestTelegramPairing(t *testing.T) {
 		t.Errorf("reply after pairing = %q", got)
 	}
 
+	// A second stranger gets a code of their own; the owner approves it
+	// from their own DM with /approve.
+	bob := testkit.TelegramUser{ID: 4343, Name: "Bob"}
+	p.Send(t, telegramToken, bob, "hello")
+	mb := pairingCode.FindStringSubmatch(waitReply(t, p, bob.ID))
+	if mb == nil || mb[1] == code {
+		t.Fatalf("second stranger's code = %v, want a new one", mb)
+	}
+	p.Send(t, telegramToken, ann, "/approve "+mb[1])
+	if got := waitReply(t, p, ann.ID); !strings.Contains(got, "4343") {
+		t.Errorf("/approve reply = %q", got)
+	}
+	p.Send(t, telegramToken, bob, "hello")
+	if got := waitReply(t, p, bob.ID); got != "Hi from the mock model." {
+		t.Errorf("bob's reply after /approve = %q", got)
+	}
+
 	var st struct {
 		Channels []struct {
 			Name      string `json:"name"`
