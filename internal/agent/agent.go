@@ -61,10 +61,11 @@ type Agent struct {
 
 	cfg atomic.Pointer[config.Config]
 
-	// writeMu serialises the agent's write transactions, so that turns
+	// writeMu serialises the process's write transactions (the store's
+	// lock, shared with the inbox and outbox), so that turns
 	// finishing together queue here rather than spin on SQLite's busy
 	// timeout.
-	writeMu sync.Mutex
+	writeMu sync.Locker
 
 	stmtMu sync.Mutex // guards stmts
 	// stmts are the prepared statements of the hot path, by query text.
@@ -108,6 +109,7 @@ func New(o Options) (*Agent, error) {
 		onBudget:  o.OnBudgetExhausted,
 		sessions:  make(map[string]*session),
 		stmts:     make(map[string]*sql.Stmt),
+		writeMu:   o.Store.WriteLock(),
 	}
 	if a.tools == nil {
 		a.tools = tool.NewRegistry(tool.Builtins()...)

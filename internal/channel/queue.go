@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"gatehouse/internal/store"
@@ -59,6 +60,10 @@ type Queue struct {
 	// Telegram's limits, 1 s and 30, by default. Zero turns either off.
 	ChatInterval time.Duration
 	ChannelRate  int
+	// WriteLock, when set, is taken around every write, so that the queue's
+	// writers wait on a mutex instead of SQLite's busy handler; the gateway
+	// passes the store's lock, shared with the agent.
+	WriteLock sync.Locker
 	// MaxLen, when set, returns a channel's longest message (see Limits),
 	// and Complete and Enqueue split longer replies into one row per
 	// platform message, so a retry never repeats a part that was sent.
@@ -83,6 +88,7 @@ func NewQueue(db *sql.DB, log *slog.Logger) *Queue {
 // MessageID was recorded before. fresh reports whether it is new: a
 // platform's re-delivery is not fresh and must not be processed again.
 func (q *Queue) Receive(ctx context.Context, in Inbound) (fresh bool, err error) {
+	defer q.lockWrites()()
 	if in.Channel == "" || in.MessageID == "" {
 		return false, fmt.Errorf("inbox: inbound message needs a channel and a message id (got %q, %q)", in.Channel, in.MessageID)
 	}
@@ -135,6 +141,7 @@ func (q *Queue) Pending(ctx context.Context) ([]Inbound, error) {
 // Complete marks in done and queues its replies, in one transaction. It
 // returns ErrCompleted, queuing nothing, when in was completed before.
 func (q *Queue) Complete(ctx context.Context, in Inbound, replies []Outbound) error {
+	defer q.lockWrites()()
 	key, err := json.Marshal([]string{in.Channel, in.Account, in.MessageID})
 	if err != nil {
 		return fmt.Errorf("inbox: %w", err)
@@ -180,6 +187,7 @@ func (q *Queue) Complete(ctx context.Context, in Inbound, replies []Outbound) er
 // Enqueue queues messages that answer no inbound message (notices to the
 // owner).
 func (q *Queue) Enqueue(ctx context.Context, outs ...Outbound) error {
+	defer q.lockWrites()()
 	tx, err := q.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("outbox: enqueue: %w", err)
@@ -250,6 +258,7 @@ func (q *Queue) LoadOffset(ctx context.Context, channel, account string) (int64,
 // SaveOffset records the next update offset a polling channel should ask
 // for.
 func (q *Queue) SaveOffset(ctx context.Context, channel, account string, offset int64) error {
+	defer q.lockWrites()()
 	_, err := q.c.ExecContext(ctx,
 		`INSERT INTO channel_offsets (channel, account, "offset") VALUES (?, ?, ?)
 		 ON CONFLICT (channel, account) DO UPDATE SET "offset" = excluded."offset"`,
@@ -258,4 +267,13 @@ func (q *Queue) SaveOffset(ctx context.Context, channel, account string, offset 
 		return fmt.Errorf("save %s offset: %w", channel, err)
 	}
 	return nil
+}
+
+// lockWrites takes WriteLock, when set, and returns its release.
+func (q *Queue) lockWrites() func() {
+	if q.WriteLock == nil {
+		return func() {}
+	}
+	q.WriteLock.Lock()
+	return q.WriteLock.Unlock
 }

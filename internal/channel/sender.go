@@ -165,9 +165,11 @@ func (s *sender) failed(ctx context.Context, r outRow, sendErr error, account st
 			logKeyRetryIn, wait, logKeyError, sendErr)
 	}
 	next := s.q.Clock.Now().Add(wait).UTC().Format(timeFormat)
+	unlock := s.q.lockWrites()
 	_, err = s.q.c.ExecContext(ctx,
 		`UPDATE outbox SET status = 'pending', attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ? AND status = 'sending'`,
 		attempts, next, msg, r.id)
+	unlock()
 	if err != nil {
 		return 0, false, fmt.Errorf("outbox: reschedule message %d: %w", r.id, err)
 	}
@@ -213,6 +215,7 @@ func (q *Queue) pending(ctx context.Context) ([]outRow, error) {
 }
 
 func (q *Queue) markSent(ctx context.Context, id int64) error {
+	defer q.lockWrites()()
 	_, err := q.c.ExecContext(ctx,
 		`UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1, last_error = ''
 		 WHERE id = ? AND status = 'sending'`, q.now(), id)
@@ -223,6 +226,7 @@ func (q *Queue) markSent(ctx context.Context, id int64) error {
 }
 
 func (q *Queue) markFailed(ctx context.Context, id int64, attempts int, msg string) error {
+	defer q.lockWrites()()
 	_, err := q.c.ExecContext(ctx,
 		`UPDATE outbox SET status = 'failed', attempts = ?, last_error = ? WHERE id = ? AND status = 'sending'`,
 		attempts, msg, id)
@@ -314,6 +318,7 @@ const sendTimeout = 30 * time.Second
 
 // markSending records that r's request is about to go out.
 func (q *Queue) markSending(ctx context.Context, id int64) error {
+	defer q.lockWrites()()
 	_, err := q.c.ExecContext(ctx, `UPDATE outbox SET status = 'sending' WHERE id = ? AND status = 'pending'`, id)
 	if err != nil {
 		return fmt.Errorf("outbox: mark message %d sending: %w", id, err)
@@ -326,6 +331,7 @@ func (q *Queue) markSending(ctx context.Context, id int64) error {
 // again, so that no message is ever answered twice; each is logged for the
 // owner.
 func (q *Queue) resolveInDoubt(ctx context.Context) error {
+	defer q.lockWrites()()
 	rows, err := q.c.QueryContext(ctx, `SELECT id, channel, account, chat_id FROM outbox WHERE status = 'sending'`)
 	if err != nil {
 		return fmt.Errorf("outbox: list messages in doubt: %w", err)

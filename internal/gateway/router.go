@@ -74,7 +74,7 @@ func newRouter(ctx context.Context, o RunOptions, db *store.DB, log *slog.Logger
 	}
 	r := &router{
 		log:      log.With(keyComponent, "router"),
-		queue:    channel.NewQueue(db.SQL(), log.With(keyComponent, "outbox")),
+		queue:    newQueue(db, log),
 		gate:     gate,
 		agent:    agentNow,
 		cfg:      cfg,
@@ -376,4 +376,12 @@ func (r *router) notifyOwners(ctx context.Context, text string) {
 			}
 		}
 	}
+}
+
+// newQueue is the inbox and outbox on db, sharing the store's write lock
+// with the agent.
+func newQueue(db *store.DB, log *slog.Logger) *channel.Queue {
+	q := channel.NewQueue(db.SQL(), log.With(keyComponent, "outbox"))
+	q.WriteLock = db.WriteLock()
+	return q
 }

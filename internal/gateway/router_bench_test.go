@@ -75,7 +75,7 @@ func BenchmarkRouterThroughput(b *testing.B) {
 		b.Fatal(err)
 	}
 	ch := &benchChannel{done: make(chan struct{}), want: int64(b.N)}
-	q := channel.NewQueue(db.SQL(), log)
+	q := newQueue(db, log)
 	q.ChatInterval, q.ChannelRate = 0, 0
 	r := &router{
 		log: log, queue: q, gate: gate,

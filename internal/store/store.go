@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"modernc.org/sqlite" // registers the "sqlite" driver
@@ -23,7 +24,14 @@ const fileMode = 0o600
 type DB struct {
 	db   *sql.DB
 	path string
+	// writes serialises the process's write transactions: SQLite admits
+	// one writer, and a writer that finds the lock taken sleeps in its busy
+	// handler (milliseconds), which a mutex turns into a short wait.
+	writes sync.Mutex
 }
+
+// WriteLock is the lock every write transaction of this process takes.
+func (d *DB) WriteLock() sync.Locker { return &d.writes }
 
 // Open opens the database at path, creating it with mode 0600 if it does not
 // exist, and applies any pending migrations. The directory must exist.

@@ -1,6 +1,8 @@
 // Package testkit starts the third-party peers the tests run against on
 // loopback (see test/peers): aimock for the OpenAI, Anthropic and Gemini
-// HTTP APIs. Only tests import it.
+// HTTP APIs, telegram-test-api for the Bot API; and, for Discord, which has
+// no test server, a fake Gateway and REST API written from its
+// documentation (Discord). Only tests import it.
 package testkit
 
 import (

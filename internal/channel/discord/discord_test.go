@@ -18,6 +18,7 @@ import (
 
 	"gatehouse/internal/channel"
 	"gatehouse/internal/store"
+	"gatehouse/internal/testkit"
 )
 
 // syncBuffer is a bytes.Buffer safe for a logger and a test at once.
@@ -40,13 +41,13 @@ func (b *syncBuffer) String() string {
 
 // newAdapter returns an Adapter for f, with short waits and a client whose
 // idle connections close when the test ends.
-func newAdapter(t *testing.T, f *fakeDiscord, opts Options) *Adapter {
+func newAdapter(t *testing.T, f *testkit.Discord, opts Options) *Adapter {
 	t.Helper()
 	if opts.Token == "" {
 		opts.Token = testToken
 	}
 	if opts.APIBaseURL == "" {
-		opts.APIBaseURL = f.apiURL()
+		opts.APIBaseURL = f.APIURL()
 	}
 	if opts.HTTPClient == nil {
 		tr := &http.Transport{}
@@ -132,7 +133,7 @@ func TestMessagesArriveAsInbound(t *testing.T) {
 	a := newAdapter(t, f, Options{Account: "home"})
 	sink, got := collect()
 	stop := runAdapter(t, a, sink)
-	f.wait("READY sent", func() bool { return f.sessions == 1 })
+	f.Wait("READY sent", func(s testkit.DiscordState) bool { return s.Sessions == 1 })
 
 	at := time.Date(2026, 1, 2, 3, 4, 5, 678000000, time.UTC)
 	base := channel.Inbound{Channel: "discord", Account: "home", SenderID: annID, SenderName: "Ann", Time: at}
@@ -168,7 +169,7 @@ func TestMessagesArriveAsInbound(t *testing.T) {
 	var want []channel.Inbound
 	var last int64
 	for _, ev := range events {
-		last = f.emit("MESSAGE_CREATE", messageJSON(t, ev.with))
+		last = f.Emit("MESSAGE_CREATE", messageJSON(t, ev.with))
 		if ev.want != nil {
 			want = append(want, *ev.want)
 		}
@@ -184,10 +185,8 @@ func TestMessagesArriveAsInbound(t *testing.T) {
 	default:
 	}
 
-	f.wait("a heartbeat with the last sequence number", func() bool { return f.lastHeartbeatLocked() == last })
-	f.mu.Lock()
-	id := f.identifies[0]
-	f.mu.Unlock()
+	st := f.Wait("a heartbeat with the last sequence number", func(s testkit.DiscordState) bool { return s.LastHeartbeat() == last })
+	id := st.Identifies[0]
 	if id.Token != testToken || id.Intents != 1<<0|1<<9|1<<12|1<<15 || id.Properties.Browser != "gatehouse" {
 		t.Errorf("IDENTIFY = intents %d, browser %q; want intents 37377 (GUILDS, GUILD_MESSAGES, DIRECT_MESSAGES, MESSAGE_CONTENT)", id.Intents, id.Properties.Browser)
 	}
@@ -202,10 +201,8 @@ func TestMessagesArriveAsInbound(t *testing.T) {
 	if err := a.Typing(t.Context(), annDM); err != nil {
 		t.Errorf("Typing = %v", err)
 	}
-	f.mu.Lock()
-	posts := f.posts
-	f.mu.Unlock()
-	if len(posts) != 1 || posts[0].Channel != annDM || posts[0].Body.Content != "hello Ann" {
+	posts := f.Posts()
+	if len(posts) != 1 || posts[0].Channel != annDM || posts[0].Content != "hello Ann" {
 		t.Errorf("posts = %+v, want hello Ann in channel %s", posts, annDM)
 	}
 	if err := stop(); err != nil {
@@ -225,15 +222,13 @@ func TestSendSplitsAndMentionsNobody(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Send: %v", err)
 	}
-	f.mu.Lock()
-	posts := f.posts
-	f.mu.Unlock()
+	posts := f.Posts()
 	if len(posts) != 3 {
 		t.Fatalf("posted %d messages, want 3", len(posts))
 	}
 	var texts []string
 	for i, p := range posts {
-		if n := utf8.RuneCountInString(p.Body.Content); n > MaxMessageLen {
+		if n := utf8.RuneCountInString(p.Content); n > MaxMessageLen {
 			t.Errorf("part %d has %d characters, want at most %d", i, n, MaxMessageLen)
 		}
 		if p.Channel != guildCh {
@@ -242,10 +237,10 @@ func TestSendSplitsAndMentionsNobody(t *testing.T) {
 		if !strings.Contains(p.Raw, `"allowed_mentions":{"parse":[],"replied_user":false}`) {
 			t.Errorf("part %d body %s: want allowed_mentions with an empty parse list", i, p.Raw)
 		}
-		if ref := p.Body.MessageReference; (i == 0) != (ref != nil) || (ref != nil && (ref.MessageID != "1300000000000000001" || ref.FailIfNotExists)) {
+		if ref := p.MessageReference; (i == 0) != (ref != nil) || (ref != nil && (ref.MessageID != "1300000000000000001" || ref.FailIfNotExists)) {
 			t.Errorf("part %d message_reference = %+v, want the reply on the first part only, not failing", i, ref)
 		}
-		texts = append(texts, p.Body.Content)
+		texts = append(texts, p.Content)
 	}
 	if got, want := strings.Join(strings.Fields(strings.Join(texts, " ")), " "), strings.TrimSpace(long); got != want {
 		t.Errorf("parts joined differ from the reply")
@@ -253,16 +248,13 @@ func TestSendSplitsAndMentionsNobody(t *testing.T) {
 
 	// A user id never seen: Discord answers Unknown Channel, the adapter
 	// opens a DM and posts there.
-	f.mu.Lock()
-	f.unknown["1700000000000000077"] = true
-	f.mu.Unlock()
+	f.UnknownChannel("1700000000000000077")
 	if err := a.Send(t.Context(), channel.Outbound{ChatID: "1700000000000000077", Text: "ping"}); err != nil {
 		t.Fatalf("Send to a new user: %v", err)
 	}
-	f.mu.Lock()
-	last := f.posts[len(f.posts)-1]
-	f.mu.Unlock()
-	if last.Channel != "1800000000000000077" || last.Body.Content != "ping" {
+	posts = f.Posts()
+	last := posts[len(posts)-1]
+	if last.Channel != "1800000000000000077" || last.Content != "ping" {
 		t.Errorf("last post = %+v, want ping in the DM channel 1800000000000000077", last)
 	}
 
@@ -277,36 +269,35 @@ func TestResumeAfterDisconnectLosesNothing(t *testing.T) {
 	a := newAdapter(t, f, Options{})
 	sink, got := collect()
 	runAdapter(t, a, sink)
-	f.wait("READY sent", func() bool { return f.sessions == 1 })
+	f.Wait("READY sent", func(s testkit.DiscordState) bool { return s.Sessions == 1 })
 
-	seq1 := f.emit("MESSAGE_CREATE", messageJSON(t, with(dm, "id", "1300000000000000021", "content", "one")))
+	seq1 := f.Emit("MESSAGE_CREATE", messageJSON(t, with(dm, "id", "1300000000000000021", "content", "one")))
 	if in := receive(t, got); in.Text != "one" {
 		t.Fatalf("first inbound = %q, want one", in.Text)
 	}
-	f.wait("a heartbeat acknowledging message one", func() bool { return f.lastHeartbeatLocked() == seq1 })
+	f.Wait("a heartbeat acknowledging message one", func(s testkit.DiscordState) bool { return s.LastHeartbeat() == seq1 })
 	// The connection drops; two messages arrive while the bot is away.
-	f.drop(messageJSON(t, with(dm, "id", "1300000000000000022", "content", "two")),
+	f.Drop(messageJSON(t, with(dm, "id", "1300000000000000022", "content", "two")),
 		messageJSON(t, with(dm, "id", "1300000000000000023", "content", "three")))
 	for _, want := range []string{"two", "three"} {
 		if in := receive(t, got); in.Text != want {
 			t.Errorf("after resume got %q, want %q", in.Text, want)
 		}
 	}
-	f.emit("MESSAGE_CREATE", messageJSON(t, with(dm, "id", "1300000000000000024", "content", "four")))
+	f.Emit("MESSAGE_CREATE", messageJSON(t, with(dm, "id", "1300000000000000024", "content", "four")))
 	if in := receive(t, got); in.Text != "four" {
 		t.Errorf("next inbound = %q, want four (nothing twice)", in.Text)
 	}
 
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if len(f.identifies) != 1 || len(f.resumes) != 1 {
-		t.Fatalf("IDENTIFY %d times, RESUME %d times; want 1 and 1", len(f.identifies), len(f.resumes))
+	st := f.State()
+	if len(st.Identifies) != 1 || len(st.Resumes) != 1 {
+		t.Fatalf("IDENTIFY %d times, RESUME %d times; want 1 and 1", len(st.Identifies), len(st.Resumes))
 	}
-	if r := f.resumes[0]; r.SessionID != "session-1" || r.Seq != seq1 || r.Token != testToken {
+	if r := st.Resumes[0]; r.SessionID != "session-1" || r.Seq != seq1 || r.Token != testToken {
 		t.Errorf("RESUME = session %q seq %d; want session-1 seq %d", r.SessionID, r.Seq, seq1)
 	}
-	if want := []string{"/gateway", "/resume"}; !slices.Equal(f.dials, want) {
-		t.Errorf("dialled %q, want %q (resume on resume_gateway_url)", f.dials, want)
+	if want := []string{"/gateway", "/resume"}; !slices.Equal(st.Dials, want) {
+		t.Errorf("dialled %q, want %q (resume on resume_gateway_url)", st.Dials, want)
 	}
 }
 
@@ -326,22 +317,20 @@ func TestSequenceAdvancesOnlyAfterSink(t *testing.T) {
 		}
 		return nil
 	})
-	f.wait("READY sent", func() bool { return f.sessions == 1 })
-	seq := f.emit("MESSAGE_CREATE", messageJSON(t, with(dm, "id", "1300000000000000031", "content", "keep me")))
+	f.Wait("READY sent", func(s testkit.DiscordState) bool { return s.Sessions == 1 })
+	seq := f.Emit("MESSAGE_CREATE", messageJSON(t, with(dm, "id", "1300000000000000031", "content", "keep me")))
 	// Heartbeats go on while the sink fails, without the message's seq.
-	f.wait("three heartbeats", func() bool { return len(f.heartbeats) >= 3 })
-	f.wait("two more heartbeats", func() bool { return len(f.heartbeats) >= 5 })
-	f.mu.Lock()
-	for i, hb := range f.heartbeats {
+	f.Wait("three heartbeats", func(s testkit.DiscordState) bool { return len(s.Heartbeats) >= 3 })
+	st := f.Wait("two more heartbeats", func(s testkit.DiscordState) bool { return len(s.Heartbeats) >= 5 })
+	for i, hb := range st.Heartbeats {
 		if hb != nil && *hb >= seq {
 			t.Errorf("heartbeat %d carried seq %d while the sink had not taken message %d", i, *hb, seq)
 		}
 	}
-	f.mu.Unlock()
 	mu.Lock()
 	failing = false
 	mu.Unlock()
-	f.wait("a heartbeat with the message's seq", func() bool { return f.lastHeartbeatLocked() == seq })
+	f.Wait("a heartbeat with the message's seq", func(s testkit.DiscordState) bool { return s.LastHeartbeat() == seq })
 	mu.Lock()
 	defer mu.Unlock()
 	if calls < 2 {
@@ -355,27 +344,26 @@ func TestReconnectAndInvalidSession(t *testing.T) {
 	a := newAdapter(t, f, Options{})
 	sink, got := collect()
 	runAdapter(t, a, sink)
-	f.wait("READY sent", func() bool { return f.sessions == 1 })
+	f.Wait("READY sent", func(s testkit.DiscordState) bool { return s.Sessions == 1 })
 
-	f.sendOp(opReconnect, nil)
-	f.wait("RESUME after RECONNECT", func() bool { return len(f.resumes) == 1 && f.conn != nil })
-	f.sendOp(opInvalidSession, false)
-	f.wait("a new IDENTIFY after INVALID_SESSION", func() bool { return f.sessions == 2 })
-	f.emit("MESSAGE_CREATE", messageJSON(t, with(dm, "id", "1300000000000000041", "content", "new session")))
+	f.SendOp(opReconnect, nil)
+	f.Wait("RESUME after RECONNECT", func(s testkit.DiscordState) bool { return len(s.Resumes) == 1 && s.Connected })
+	f.SendOp(opInvalidSession, false)
+	f.Wait("a new IDENTIFY after INVALID_SESSION", func(s testkit.DiscordState) bool { return s.Sessions == 2 })
+	f.Emit("MESSAGE_CREATE", messageJSON(t, with(dm, "id", "1300000000000000041", "content", "new session")))
 	if in := receive(t, got); in.Text != "new session" {
 		t.Errorf("inbound = %q, want new session", in.Text)
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if len(f.resumes) != 1 || len(f.identifies) != 2 {
-		t.Errorf("RESUME %d, IDENTIFY %d times; want 1 and 2", len(f.resumes), len(f.identifies))
+	st := f.State()
+	if len(st.Resumes) != 1 || len(st.Identifies) != 2 {
+		t.Errorf("RESUME %d, IDENTIFY %d times; want 1 and 2", len(st.Resumes), len(st.Identifies))
 	}
 }
 
 func TestDisallowedIntentsSaysWhatToEnable(t *testing.T) {
 	checkGoroutines(t)
 	f := newFake(t)
-	f.closeCode = 4014
+	f.RefuseIdentify(4014)
 	a := newAdapter(t, f, Options{})
 	err := runErr(t, a)
 	var ie *IntentsError
@@ -390,10 +378,8 @@ func TestDisallowedIntentsSaysWhatToEnable(t *testing.T) {
 	if _, last := a.Status(); !errors.As(last, &ie) {
 		t.Errorf("Status error = %v, want the *IntentsError", last)
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if len(f.identifies) != 1 {
-		t.Errorf("IDENTIFY sent %d times, want 1: 4014 must stop the channel", len(f.identifies))
+	if n := len(f.State().Identifies); n != 1 {
+		t.Errorf("IDENTIFY sent %d times, want 1: 4014 must stop the channel", n)
 	}
 }
 
@@ -409,13 +395,12 @@ func TestRefusedTokenSaysWhatToDoWithoutToken(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			checkGoroutines(t)
-			f := newFake(t)
-			f.token = "a-different-token"
+			f := testkit.StartDiscord(t, "a-different-token")
 			var logs syncBuffer
 			log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 			opts := Options{Logger: log}
 			if tt.gateway {
-				opts.GatewayURL = f.gatewayURL()
+				opts.GatewayURL = f.GatewayURL()
 			}
 			a := newAdapter(t, f, opts)
 			err := runErr(t, a)
@@ -457,7 +442,7 @@ func TestRateLimitReturnsRetryAfter(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFake(t)
-			f.limits = []limit{{Header: tt.header, Body: tt.body}}
+			f.RateLimit(tt.header, tt.body)
 			a := newAdapter(t, f, Options{})
 			err := a.Send(t.Context(), channel.Outbound{ChatID: guildCh, Text: "x"})
 			var ra *channel.RetryAfterError
@@ -473,7 +458,7 @@ func TestRateLimitReturnsRetryAfter(t *testing.T) {
 
 func TestOutboxWaitsAsDiscordAsks(t *testing.T) {
 	f := newFake(t)
-	f.limits = []limit{{Body: string(readTestdata(t, "rate_limited.json"))}}
+	f.RateLimit(nil, string(readTestdata(t, "rate_limited.json")))
 	a := newAdapter(t, f, Options{})
 	db, err := store.Open(t.Context(), filepath.Join(t.TempDir(), "gatehouse.db"))
 	if err != nil {
@@ -566,7 +551,7 @@ func TestNewRejectsBadOptions(t *testing.T) {
 // TestDecodeTestdata keeps the fake's payloads readable by the decoder.
 func TestDecodeTestdata(t *testing.T) {
 	var r ready
-	if err := json.Unmarshal(readTestdata(t, "ready.json"), &r); err != nil || r.User.ID != botID || r.SessionID == "" {
+	if err := json.Unmarshal(testkit.DiscordFile(t, "ready.json"), &r); err != nil || r.User.ID != botID || r.SessionID == "" {
 		t.Errorf("ready.json = %+v, %v", r, err)
 	}
 	m, err := decodeMessage(messageJSON(t, nil))

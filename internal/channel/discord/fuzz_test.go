@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"gatehouse/internal/channel"
+	"gatehouse/internal/testkit"
 )
 
 // FuzzDecodeDispatch feeds arbitrary gateway messages to the payload
@@ -16,7 +17,7 @@ func FuzzDecodeDispatch(f *testing.F) {
 	wrap := func(t string, s int64, d []byte) []byte {
 		return mustJSON(payload{Op: opDispatch, T: t, S: &s, D: d})
 	}
-	f.Add(wrap("READY", 1, readTestdata(f, "ready.json")))
+	f.Add(wrap("READY", 1, testkit.DiscordFile(f, "ready.json")))
 	f.Add(wrap("MESSAGE_CREATE", 2, messageJSON(f, nil)))
 	f.Add(wrap("MESSAGE_CREATE", 3, messageJSON(f, map[string]any{"guild_id": nil, "member": nil, "content": "<@" + botID + "> hi"})))
 	f.Add(wrap("MESSAGE_CREATE", 4, messageJSON(f, map[string]any{"author": map[string]any{"id": botID, "bot": true}})))
