@@ -43,6 +43,7 @@ test: lint build peers
 bench: build
 	bench/startup.sh $(BIN)
 	$(GO) test -run '^$$' -bench 'BenchmarkTurn' -benchtime 3s -count 3 ./internal/agent/
+	$(GO) test -run '^$$' -bench 'BenchmarkRouterThroughput' -benchtime 3000x -count 3 ./internal/gateway/
 
 clean:
 	rm -rf bin
