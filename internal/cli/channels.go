@@ -225,8 +225,59 @@ configWrites false. Restart the gateway to connect.`,
 		},
 	}
 	remove.Flags().StringVar(&rmName, "channel", "", "channel name")
-	cmd.AddCommand(add, list, status, remove)
+	var loginName string
+	login := &cobra.Command{
+		Use:   "login",
+		Short: "Show how to get a channel's credentials",
+		Long: `Telegram, Discord and Slack bots authenticate with tokens that their
+platforms issue; there is no login session to open. This prints, per
+platform, where to get them and the exact commands that follow.`,
+		Example: "  gatehouse channels login --channel discord",
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkChannelName(loginName); err != nil {
+				return err
+			}
+			steps := channelLoginSteps[loginName]
+			if e.json {
+				return e.printJSON(map[string]any{"channel": loginName, "steps": steps})
+			}
+			for i, st := range steps {
+				e.printf("%d. %s\n", i+1, st)
+			}
+			return nil
+		},
+	}
+	login.Flags().StringVar(&loginName, "channel", "", "channel name")
+	cmd.AddCommand(add, list, status, remove, login)
 	return cmd
+}
+
+// channelLoginSteps is what each platform needs before channels add.
+var channelLoginSteps = map[string][]string{
+	"telegram": {
+		"In Telegram, talk to @BotFather: /newbot, then copy the bot token.",
+		"Also in @BotFather: /setjoingroups → Disable, and /setprivacy → Enable.",
+		`printf '%s' "$TOKEN" | gatehouse channels add --channel telegram --token -`,
+		"gatehouse gateway restart, then write to the bot and approve the code: gatehouse pairing approve telegram CODE",
+	},
+	"discord": {
+		"Discord Developer Portal → New Application → Bot → Reset Token, and copy it.",
+		"Bot → Privileged Gateway Intents: enable Message Content Intent.",
+		"OAuth2 → URL Generator: scopes bot; permissions Send Messages, Read Message History, View Channels; open the URL to invite the bot.",
+		`printf '%s' "$TOKEN" | gatehouse channels add --channel discord --token -`,
+		"gatehouse gateway restart, then DM the bot and approve the code: gatehouse pairing approve discord CODE",
+	},
+	"slack": {
+		"api.slack.com/apps → Create New App → Socket Mode: enable it and create an app-level token (xapp-…) with connections:write.",
+		"OAuth & Permissions → bot scopes chat:write, im:history, channels:history, app_mentions:read; install to the workspace and copy the bot token (xoxb-…).",
+		"Event Subscriptions: enable, subscribe to message.im, message.channels and app_mention.",
+		"gatehouse channels add --channel slack --token xoxb-… --app-token xapp-…",
+		"gatehouse gateway restart, then DM the bot and approve the code: gatehouse pairing approve slack CODE",
+	},
+	"webchat": {
+		"The web chat runs on the gateway port and needs no credentials.",
+	},
 }
 
 // channelRow is one channel in `channels list`.
