@@ -69,10 +69,10 @@ type Adapter struct {
 	reidentifyWait         time.Duration
 	helloTimeout           time.Duration
 
-	mu        sync.Mutex // guards the fields below
-	connected bool
-	lastErr   error
-	dms       map[string]string // user id → DM channel id, learned from MESSAGE_CREATE
+	health channel.Health // connection state for Status
+
+	mu  sync.Mutex        // guards dms
+	dms map[string]string // user id → DM channel id, learned from MESSAGE_CREATE
 }
 
 var (
@@ -156,20 +156,7 @@ func (a *Adapter) MaxMessageLen() int { return MaxMessageLen }
 
 // Status reports whether the gateway session is up (READY or RESUMED
 // received, the connection not lost since), and the last error.
-func (a *Adapter) Status() (bool, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.connected, a.lastErr
-}
-
-func (a *Adapter) setStatus(connected bool, err error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.connected = connected
-	if err != nil {
-		a.lastErr = err
-	}
-}
+func (a *Adapter) Status() (bool, error) { return a.health.Status() }
 
 // rememberDM records that user's DM channel is chat.
 func (a *Adapter) rememberDM(user, chat string) {

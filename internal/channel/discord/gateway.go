@@ -88,12 +88,12 @@ func (e *closedError) Error() string {
 // enabled, a *GatewayError for the other close codes that forbid
 // reconnecting, and nil when ctx ends.
 func (a *Adapter) Run(ctx context.Context, sink channel.Sink) error {
-	defer a.setStatus(false, nil)
+	defer a.health.Set(false, nil)
 	gw := a.gatewayURL
 	if gw == "" {
 		var err error
 		if gw, err = a.discoverGateway(ctx); err != nil {
-			return ignoreCancel(ctx, err)
+			return channel.IgnoreCancel(ctx, err)
 		}
 	}
 	gw, err := withQuery(gw)
@@ -108,9 +108,9 @@ func (a *Adapter) Run(ctx context.Context, sink channel.Sink) error {
 			return nil
 		}
 		if errors.Is(err, errReconnect) {
-			a.setStatus(false, nil) // routine: Discord moves bots between servers
+			a.health.Set(false, nil) // routine: Discord moves bots between servers
 		} else {
-			a.setStatus(false, err)
+			a.health.Set(false, err)
 		}
 		var (
 			auth    *AuthError
@@ -137,7 +137,7 @@ func (a *Adapter) Run(ctx context.Context, sink channel.Sink) error {
 			sess.reset() // invalid seq, session timed out: identify anew
 		}
 		a.log.Warn("gateway connection lost", logKeyResumed, sess.resumable(), logKeyRetryIn, wait, logKeyError, err)
-		if !sleep(ctx, wait) {
+		if !channel.Sleep(ctx, wait) {
 			return nil
 		}
 	}
@@ -168,7 +168,7 @@ func (a *Adapter) discoverGateway(ctx context.Context) (string, error) {
 	if gb.SessionStartLimit.Remaining == 0 && gb.SessionStartLimit.ResetAfter > 0 {
 		wait := time.Duration(gb.SessionStartLimit.ResetAfter) * time.Millisecond
 		a.log.Warn("daily gateway session limit reached: waiting", logKeyRetryIn, wait)
-		if !sleep(ctx, wait) {
+		if !channel.Sleep(ctx, wait) {
 			return "", ctx.Err()
 		}
 	}
@@ -450,11 +450,11 @@ func (c *conn) dispatch(ctx context.Context, p payload, sink channel.Sink) error
 			a.log.Warn("READY has no usable resume_gateway_url: the session cannot be resumed")
 		}
 		c.up = true
-		a.setStatus(true, nil)
+		a.health.Set(true, nil)
 		a.log.Info("channel connected", logKeyBot, r.User.Username)
 	case "RESUMED":
 		c.up = true
-		a.setStatus(true, nil)
+		a.health.Set(true, nil)
 		a.log.Info("channel resumed")
 	case "MESSAGE_CREATE":
 		m, err := decodeMessage(p.D)
@@ -487,7 +487,7 @@ func (a *Adapter) deliver(ctx context.Context, sink channel.Sink, in channel.Inb
 			return ctx.Err()
 		}
 		a.log.Warn("inbound message not recorded, retrying", logKeyMessage, in.MessageID, logKeyRetryIn, wait, logKeyError, err)
-		if !sleep(ctx, wait) {
+		if !channel.Sleep(ctx, wait) {
 			return ctx.Err()
 		}
 		wait = min(2*wait, maxSinkWait)
@@ -506,7 +506,7 @@ func (a *Adapter) retry(ctx context.Context, what string, f func() error) error 
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		a.setStatus(false, err)
+		a.health.Set(false, err)
 		var auth *AuthError
 		if errors.As(err, &auth) {
 			return err
@@ -519,7 +519,7 @@ func (a *Adapter) retry(ctx context.Context, what string, f func() error) error 
 			wait = min(2*wait, a.maxBackoff)
 		}
 		a.log.Warn("discord request failed", logKeyRequest, what, logKeyRetryIn, d, logKeyError, err)
-		if !sleep(ctx, d) {
+		if !channel.Sleep(ctx, d) {
 			return ctx.Err()
 		}
 	}
@@ -531,22 +531,4 @@ func jitter(d time.Duration) time.Duration {
 		return 0
 	}
 	return d - rand.N(d/5+1)
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
-
-func ignoreCancel(ctx context.Context, err error) error {
-	if ctx.Err() != nil {
-		return nil
-	}
-	return err
 }

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"gatehouse/internal/channel"
@@ -68,9 +67,7 @@ type Adapter struct {
 	log          *slog.Logger
 	pingInterval time.Duration
 
-	mu        sync.Mutex // guards the fields below
-	connected bool
-	lastErr   error
+	health channel.Health // connection state for Status
 }
 
 var (
@@ -151,20 +148,7 @@ func (a *Adapter) MaxMessageLen() int { return MaxMessageLen }
 
 // Status reports whether the Socket Mode connection is up (Slack said
 // hello), and the last error.
-func (a *Adapter) Status() (bool, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.connected, a.lastErr
-}
-
-func (a *Adapter) setStatus(connected bool, err error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.connected = connected
-	if err != nil {
-		a.lastErr = err
-	}
-}
+func (a *Adapter) Status() (bool, error) { return a.health.Status() }
 
 // Run checks the bot token with auth.test, then receives events over
 // Socket Mode and hands each new message from a person to sink, until ctx
@@ -174,14 +158,14 @@ func (a *Adapter) setStatus(connected bool, err error) {
 // Run returns an *AuthError when a token is refused, a *DisabledError when
 // Socket Mode was turned off for the app, and nil when ctx ends.
 func (a *Adapter) Run(ctx context.Context, sink channel.Sink) error {
-	defer a.setStatus(false, nil)
+	defer a.health.Set(false, nil)
 	var me identity
 	if err := a.retry(ctx, "auth.test", func() error { return a.call(ctx, "auth.test", tokenBot, nil, &me) }); err != nil {
-		return ignoreCancel(ctx, err)
+		return channel.IgnoreCancel(ctx, err)
 	}
 	if me.UserID == "" {
 		err := errors.New("slack: auth.test named no bot user: check that the bot token is the Bot User OAuth Token (xoxb-…)")
-		a.setStatus(false, err)
+		a.health.Set(false, err)
 		return err
 	}
 	a.log.Info("bot authenticated", logKeyBot, me.UserID, logKeyTeam, me.TeamID)
@@ -192,7 +176,7 @@ func (a *Adapter) Run(ctx context.Context, sink channel.Sink) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		a.setStatus(false, err)
+		a.health.Set(false, err)
 		var auth *AuthError
 		var disabled *DisabledError
 		if errors.As(err, &auth) || errors.As(err, &disabled) {
@@ -215,7 +199,7 @@ func (a *Adapter) Run(ctx context.Context, sink channel.Sink) error {
 			wait = min(2*wait, maxRetryWait)
 		}
 		a.log.Warn("socket mode connection lost", logKeyRetryIn, d, logKeyError, err)
-		if !sleep(ctx, d) {
+		if !channel.Sleep(ctx, d) {
 			return nil
 		}
 	}
@@ -233,7 +217,7 @@ func (a *Adapter) retry(ctx context.Context, what string, f func() error) error 
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		a.setStatus(false, err)
+		a.health.Set(false, err)
 		var auth *AuthError
 		if errors.As(err, &auth) {
 			return err
@@ -246,7 +230,7 @@ func (a *Adapter) retry(ctx context.Context, what string, f func() error) error 
 			wait = min(2*wait, maxRetryWait)
 		}
 		a.log.Warn("web api request failed", logKeyRequest, what, logKeyRetryIn, d, logKeyError, err)
-		if !sleep(ctx, d) {
+		if !channel.Sleep(ctx, d) {
 			return ctx.Err()
 		}
 	}
@@ -281,22 +265,4 @@ func (a *Adapter) Send(ctx context.Context, out channel.Outbound) error {
 		}
 	}
 	return nil
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
-
-func ignoreCancel(ctx context.Context, err error) error {
-	if ctx.Err() != nil {
-		return nil
-	}
-	return err
 }

@@ -86,7 +86,7 @@ func (a *Adapter) session(ctx context.Context, sink channel.Sink, me identity) e
 		}
 		switch env.Type {
 		case "hello":
-			a.setStatus(true, nil)
+			a.health.Set(true, nil)
 			a.log.Info("channel connected")
 		case "disconnect":
 			if env.Reason == "link_disabled" {
@@ -156,7 +156,7 @@ func (a *Adapter) ack(ctx context.Context, conn *websocket.Conn, id string) erro
 // does not come within another, so that session's read fails and Run opens
 // a new connection, until ctx ends.
 func (a *Adapter) keepAlive(ctx context.Context, conn *websocket.Conn) {
-	for sleep(ctx, a.pingInterval) {
+	for channel.Sleep(ctx, a.pingInterval) {
 		pctx, cancel := context.WithTimeout(ctx, a.pingInterval)
 		err := conn.Ping(pctx)
 		cancel()

@@ -73,9 +73,7 @@ type Adapter struct {
 	pollTimeout time.Duration
 	idleWait    time.Duration
 
-	mu        sync.Mutex // guards the fields below
-	connected bool
-	lastErr   error
+	health channel.Health // connection state for Status
 }
 
 var (
@@ -141,20 +139,7 @@ func (a *Adapter) MaxMessageLen() int { return MaxMessageLen }
 
 // Status reports whether the last Bot API poll succeeded, and the last
 // error.
-func (a *Adapter) Status() (bool, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.connected, a.lastErr
-}
-
-func (a *Adapter) setStatus(connected bool, err error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.connected = connected
-	if err != nil {
-		a.lastErr = err
-	}
-}
+func (a *Adapter) Status() (bool, error) { return a.health.Status() }
 
 // Run polls getUpdates and hands each text message to sink, in order,
 // until ctx ends. It advances the offset past an update only once sink
@@ -162,10 +147,10 @@ func (a *Adapter) setStatus(connected bool, err error) {
 // whose sink failed. Run returns an *AuthError when the token is refused,
 // and nil when ctx ends.
 func (a *Adapter) Run(ctx context.Context, sink channel.Sink) error {
-	defer a.setStatus(false, nil)
+	defer a.health.Set(false, nil)
 	var me User
 	if err := a.retry(ctx, "getMe", func() error { return a.call(ctx, "getMe", struct{}{}, &me) }); err != nil {
-		return ignoreCancel(ctx, err)
+		return channel.IgnoreCancel(ctx, err)
 	}
 	a.log.Info("channel connected", logKeyBot, me.Username)
 	var offset int64
@@ -173,7 +158,7 @@ func (a *Adapter) Run(ctx context.Context, sink channel.Sink) error {
 		offset, err = a.offsets.LoadOffset(ctx, Name, a.account)
 		return err
 	}); err != nil {
-		return ignoreCancel(ctx, err)
+		return channel.IgnoreCancel(ctx, err)
 	}
 	for {
 		var batch []json.RawMessage
@@ -189,7 +174,7 @@ func (a *Adapter) Run(ctx context.Context, sink channel.Sink) error {
 			}, &batch)
 		})
 		if err != nil {
-			return ignoreCancel(ctx, err)
+			return channel.IgnoreCancel(ctx, err)
 		}
 		next, err := a.handle(ctx, sink, me, offset, batch)
 		if next != offset {
@@ -200,10 +185,10 @@ func (a *Adapter) Run(ctx context.Context, sink channel.Sink) error {
 			}
 		}
 		if err != nil {
-			return ignoreCancel(ctx, err)
+			return channel.IgnoreCancel(ctx, err)
 		}
 		if len(batch) == 0 && time.Since(start) < a.idleWait {
-			if !sleep(ctx, a.idleWait) {
+			if !channel.Sleep(ctx, a.idleWait) {
 				return nil
 			}
 		}
@@ -246,7 +231,7 @@ func (a *Adapter) deliver(ctx context.Context, sink channel.Sink, in channel.Inb
 			return ctx.Err()
 		}
 		a.log.Warn("inbound message not recorded, retrying", logKeyUpdate, in.MessageID, logKeyRetryIn, wait, logKeyError, err)
-		if !sleep(ctx, wait) {
+		if !channel.Sleep(ctx, wait) {
 			return ctx.Err()
 		}
 		wait = min(2*wait, maxRetryWait/2)
@@ -260,13 +245,13 @@ func (a *Adapter) retry(ctx context.Context, what string, f func() error) error 
 	for {
 		err := f()
 		if err == nil {
-			a.setStatus(true, nil)
+			a.health.Set(true, nil)
 			return nil
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		a.setStatus(false, err)
+		a.health.Set(false, err)
 		var auth *AuthError
 		if errors.As(err, &auth) {
 			return err
@@ -279,7 +264,7 @@ func (a *Adapter) retry(ctx context.Context, what string, f func() error) error 
 			wait = min(2*wait, maxRetryWait)
 		}
 		a.log.Warn("bot api request failed", logKeyRequest, what, logKeyRetryIn, d, logKeyError, err)
-		if !sleep(ctx, d) {
+		if !channel.Sleep(ctx, d) {
 			return ctx.Err()
 		}
 	}
@@ -351,24 +336,6 @@ func chatID(s string) any {
 		return id
 	}
 	return s
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
-
-func ignoreCancel(ctx context.Context, err error) error {
-	if ctx.Err() != nil {
-		return nil
-	}
-	return err
 }
 
 // memOffsets keeps the offset in memory.
