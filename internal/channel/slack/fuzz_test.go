@@ -2,13 +2,12 @@ package slack
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
 	"gatehouse/internal/channel"
+	"gatehouse/internal/testkit"
 )
 
 // FuzzDecodeEvent feeds arbitrary bytes to the events_api payload decoder
@@ -32,12 +31,12 @@ func FuzzDecodeEvent(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	// The payloads of the documented envelopes.
-	files, _ := filepath.Glob(filepath.Join("testdata", "events_api_*.json"))
+	files := testkit.SlackFiles("events_api_*.json")
+	if len(files) == 0 {
+		f.Fatal("no events_api_*.json in testkit's testdata/slack")
+	}
 	for _, name := range files {
-		b, err := os.ReadFile(name)
-		if err != nil {
-			f.Fatal(err)
-		}
+		b := testkit.SlackFile(f, name)
 		var env envelope
 		if err := json.Unmarshal(b, &env); err != nil {
 			f.Fatalf("%s: %v", name, err)

@@ -3,17 +3,12 @@ package slack
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
-	"net/url"
-	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -22,10 +17,10 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/coder/websocket"
 	"github.com/slack-go/slack/slacktest"
 
 	"gatehouse/internal/channel"
+	"gatehouse/internal/testkit"
 )
 
 const (
@@ -33,145 +28,21 @@ const (
 	testAppToken = "xapp-1-A01K58AR4RF-1630123456789-0a1b2c3d4e5f60718293a4b5c6d7e8f9"
 	// testTicket is the secret part of the WebSocket URL
 	// apps.connections.open answers with.
-	testTicket = "ticket=4d2f8e91-secret-ticket-7a6b"
-	// slacktestBotUser is the user_id slacktest's auth.test answers with.
-	slacktestBotUser = "W012A3CDE"
+	testTicket = testkit.SlackTicket
 )
 
-// socketServer is a Socket Mode endpoint on 127.0.0.1 that speaks the
-// protocol as Slack documents it (api.slack.com/apis/socket-mode): it
-// accepts a WebSocket, says hello (testdata/hello.json), and reads
-// acknowledgements ({"envelope_id": …}); the test sends envelopes through
-// the connection it gets from conns.
-type socketServer struct {
-	srv   *httptest.Server
-	conns chan *socketConn
-	opens atomic.Int32 // apps.connections.open calls
-	// stall makes the next connection stop reading after hello, like a
-	// peer that died: it answers no ping.
-	stall atomic.Bool
-	done  chan struct{} // closed when the test ends
-}
-
-// socketConn is one accepted Socket Mode connection.
-type socketConn struct {
-	ws   *websocket.Conn
-	acks chan string // envelope ids acknowledged, in order
-}
-
-func startSocketServer(t *testing.T) *socketServer {
+// startSlack starts testkit's fake Slack (the Web API, which is
+// slacktest's, and a Socket Mode endpoint) accepting testBotToken and
+// testAppToken. Binders given here take precedence over its handlers.
+func startSlack(t *testing.T, binders ...slacktest.Binder) *testkit.Slack {
 	t.Helper()
-	s := &socketServer{conns: make(chan *socketConn, 10), done: make(chan struct{})}
-	hello := readTestdata(t, "hello.json")
-	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Query().Get("ticket") == "" {
-			http.Error(w, "no ticket", http.StatusUnauthorized)
-			return
-		}
-		ws, err := websocket.Accept(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer ws.CloseNow()
-		c := &socketConn{ws: ws, acks: make(chan string, 100)}
-		if err := ws.Write(r.Context(), websocket.MessageText, hello); err != nil {
-			return
-		}
-		s.conns <- c
-		if s.stall.CompareAndSwap(true, false) {
-			<-s.done
-			return
-		}
-		for {
-			_, b, err := ws.Read(context.Background())
-			if err != nil {
-				return // the client went away
-			}
-			var ack struct {
-				EnvelopeID string `json:"envelope_id"`
-			}
-			if err := json.Unmarshal(b, &ack); err != nil || ack.EnvelopeID == "" {
-				t.Errorf("socket server got %q, want an acknowledgement", b)
-				continue
-			}
-			c.acks <- ack.EnvelopeID
-		}
-	}))
-	t.Cleanup(s.srv.Close)
-	t.Cleanup(func() { close(s.done) }) // runs first: a stalled handler returns
-	return s
-}
-
-// url is what apps.connections.open answers: a ws:// URL on 127.0.0.1
-// with a ticket.
-func (s *socketServer) url() string {
-	return "ws://" + s.srv.Listener.Addr().String() + "/link/?" + testTicket + "&app_id=A01K58AR4RF"
-}
-
-func (s *socketServer) accept(t *testing.T) *socketConn {
-	t.Helper()
-	select {
-	case c := <-s.conns:
-		return c
-	case <-time.After(10 * time.Second):
-		t.Fatal("the adapter did not connect within 10s")
-		return nil
-	}
-}
-
-// send sends a testdata file.
-func (c *socketConn) send(t *testing.T, name string) {
-	t.Helper()
-	if err := c.ws.Write(t.Context(), websocket.MessageText, readTestdata(t, name)); err != nil {
-		t.Fatalf("send %s: %v", name, err)
-	}
-}
-
-func (c *socketConn) ack(t *testing.T) string {
-	t.Helper()
-	select {
-	case id := <-c.acks:
-		return id
-	case <-time.After(10 * time.Second):
-		t.Fatal("no acknowledgement within 10s")
-		return ""
-	}
-}
-
-func readTestdata(t *testing.T, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return testkit.StartSlack(t, testBotToken, testAppToken, binders...)
 }
 
 // envelopeID is a testdata envelope's id.
 func envelopeID(t *testing.T, name string) string {
 	t.Helper()
-	var env envelope
-	if err := json.Unmarshal(readTestdata(t, name), &env); err != nil {
-		t.Fatal(err)
-	}
-	return env.EnvelopeID
-}
-
-// startSlack starts slacktest's server, which answers auth.test and
-// chat.postMessage, with apps.connections.open pointing at sock. Binders
-// given here take precedence over both.
-func startSlack(t *testing.T, sock *socketServer, binders ...slacktest.Binder) *slacktest.Server {
-	t.Helper()
-	binders = append(binders, func(c slacktest.Customize) {
-		c.Handle("/apps.connections.open", func(w http.ResponseWriter, r *http.Request) {
-			sock.opens.Add(1)
-			fmt.Fprintf(w, `{"ok":true,"url":%q}`, sock.url())
-		})
-	})
-	s := slacktest.NewTestServer(binders...)
-	s.Start()
-	t.Cleanup(s.Stop)
-	return s
+	return testkit.SlackEnvelopeID(t, name)
 }
 
 // answer is a Binder that serves path with a fixed status, headers and body.
@@ -186,46 +57,6 @@ func answer(path string, status int, body string, header ...string) slacktest.Bi
 			io.WriteString(w, body)
 		})
 	}
-}
-
-// recorder is an http.RoundTripper that records each Web API request's
-// method, form and Authorization header on its way to the server.
-type recorder struct {
-	mu   sync.Mutex
-	reqs []recorded
-}
-
-type recorded struct {
-	method string
-	form   url.Values
-	auth   string
-}
-
-func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.Method == http.MethodPost {
-		b, err := io.ReadAll(req.Body)
-		if err != nil {
-			return nil, err
-		}
-		req.Body = io.NopCloser(bytes.NewReader(b))
-		form, _ := url.ParseQuery(string(b))
-		r.mu.Lock()
-		r.reqs = append(r.reqs, recorded{method: strings.TrimPrefix(req.URL.Path, "/"), form: form, auth: req.Header.Get("Authorization")})
-		r.mu.Unlock()
-	}
-	return http.DefaultTransport.RoundTrip(req)
-}
-
-func (r *recorder) posts() []recorded {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []recorded
-	for _, req := range r.reqs {
-		if req.method == "chat.postMessage" {
-			out = append(out, req)
-		}
-	}
-	return out
 }
 
 func newAdapter(t *testing.T, opts Options) *Adapter {
@@ -282,9 +113,8 @@ func noAdapterGoroutines(t *testing.T) {
 }
 
 func TestDirectMessageAndMentionArriveThenAck(t *testing.T) {
-	sock := startSocketServer(t)
-	api := startSlack(t, sock)
-	a := newAdapter(t, Options{APIBaseURL: api.GetAPIURL(), Account: "work"})
+	f := startSlack(t)
+	a := newAdapter(t, Options{APIBaseURL: f.APIURL(), Account: "work"})
 	got := make(chan channel.Inbound, 10)
 	var recorded atomic.Int32 // messages sink returned nil for
 	stop := runAdapter(t, a, func(_ context.Context, in channel.Inbound) error {
@@ -292,9 +122,9 @@ func TestDirectMessageAndMentionArriveThenAck(t *testing.T) {
 		recorded.Add(1)
 		return nil
 	})
-	c := sock.accept(t)
+	c := f.Accept(t)
 
-	c.send(t, "events_api_im.json")
+	c.Send(t, "events_api_im.json")
 	in := receive(t, got)
 	want := channel.Inbound{
 		Channel: "slack", Account: "work", MessageID: "D01K7N2L1RP:1611862880.000200", SenderID: "U061F7AUR",
@@ -304,11 +134,11 @@ func TestDirectMessageAndMentionArriveThenAck(t *testing.T) {
 	if in != want {
 		t.Errorf("im message = %+v, want %+v", in, want)
 	}
-	if id, n := c.ack(t), recorded.Load(); id != envelopeID(t, "events_api_im.json") || n != 1 {
+	if id, n := c.Ack(t), recorded.Load(); id != envelopeID(t, "events_api_im.json") || n != 1 {
 		t.Errorf("ack %q after %d recorded, want %q after 1", id, n, envelopeID(t, "events_api_im.json"))
 	}
 
-	c.send(t, "events_api_app_mention.json")
+	c.Send(t, "events_api_app_mention.json")
 	in = receive(t, got)
 	want = channel.Inbound{
 		Channel: "slack", Account: "work", MessageID: "C0LAN2Q65:1611862900.000300", SenderID: "U061F7AUR",
@@ -318,15 +148,15 @@ func TestDirectMessageAndMentionArriveThenAck(t *testing.T) {
 	if in != want {
 		t.Errorf("app_mention = %+v, want %+v", in, want)
 	}
-	c.ack(t)
+	c.Ack(t)
 	// Slack sends the same message as a message event too: same dedup key,
 	// mentioned through <@BOTID>.
-	c.send(t, "events_api_channel_message.json")
+	c.Send(t, "events_api_channel_message.json")
 	twin := receive(t, got)
 	if twin.MessageID != in.MessageID || !twin.Mentioned || twin.ChatType != channel.ChatGroup {
 		t.Errorf("message twin of the app_mention = %+v, want MessageID %q, mentioned, group", twin, in.MessageID)
 	}
-	c.ack(t)
+	c.Ack(t)
 
 	if connected, err := a.Status(); !connected || err != nil {
 		t.Errorf("Status = %v, %v; want connected, no error", connected, err)
@@ -341,9 +171,8 @@ func TestDirectMessageAndMentionArriveThenAck(t *testing.T) {
 }
 
 func TestFailedSinkIsNotAcked(t *testing.T) {
-	sock := startSocketServer(t)
-	api := startSlack(t, sock)
-	a := newAdapter(t, Options{APIBaseURL: api.GetAPIURL()})
+	f := startSlack(t)
+	a := newAdapter(t, Options{APIBaseURL: f.APIURL()})
 	var calls atomic.Int32
 	runAdapter(t, a, func(_ context.Context, in channel.Inbound) error {
 		if calls.Add(1) == 1 {
@@ -351,17 +180,17 @@ func TestFailedSinkIsNotAcked(t *testing.T) {
 		}
 		return nil
 	})
-	c := sock.accept(t)
-	c.send(t, "events_api_im.json")          // sink fails: no ack
-	c.send(t, "events_api_app_mention.json") // sink succeeds
+	c := f.Accept(t)
+	c.Send(t, "events_api_im.json")          // sink fails: no ack
+	c.Send(t, "events_api_app_mention.json") // sink succeeds
 	// Envelopes are handled and acknowledged in order on one connection,
 	// so an acknowledgement of the first would come before the second's.
-	if id := c.ack(t); id != envelopeID(t, "events_api_app_mention.json") {
+	if id := c.Ack(t); id != envelopeID(t, "events_api_app_mention.json") {
 		t.Fatalf("first ack = %q, want only the app_mention's (%q): the failed one must not be acked", id, envelopeID(t, "events_api_app_mention.json"))
 	}
 	// Slack delivers the unacknowledged envelope again: now it is recorded.
-	c.send(t, "events_api_im.json")
-	if id := c.ack(t); id != envelopeID(t, "events_api_im.json") {
+	c.Send(t, "events_api_im.json")
+	if id := c.Ack(t); id != envelopeID(t, "events_api_im.json") {
 		t.Errorf("ack of the redelivery = %q, want %q", id, envelopeID(t, "events_api_im.json"))
 	}
 	if n := calls.Load(); n != 3 {
@@ -370,23 +199,22 @@ func TestFailedSinkIsNotAcked(t *testing.T) {
 }
 
 func TestBotOwnAndEditedMessagesIgnored(t *testing.T) {
-	sock := startSocketServer(t)
-	api := startSlack(t, sock)
-	a := newAdapter(t, Options{APIBaseURL: api.GetAPIURL()})
+	f := startSlack(t)
+	a := newAdapter(t, Options{APIBaseURL: f.APIURL()})
 	got := make(chan channel.Inbound, 10)
 	runAdapter(t, a, func(_ context.Context, in channel.Inbound) error { got <- in; return nil })
-	c := sock.accept(t)
+	c := f.Accept(t)
 	ignored := []string{"events_api_bot_message.json", "events_api_own_message.json", "events_api_message_changed.json"}
 	for _, name := range ignored {
-		c.send(t, name)
+		c.Send(t, name)
 	}
-	c.send(t, "events_api_im.json")
+	c.Send(t, "events_api_im.json")
 	if in := receive(t, got); in.MessageID != "D01K7N2L1RP:1611862880.000200" {
 		t.Errorf("sink got %+v, want only the im message", in)
 	}
 	// Ignored envelopes are acknowledged too, or Slack would resend them.
 	for _, name := range append(ignored, "events_api_im.json") {
-		if id := c.ack(t); id != envelopeID(t, name) {
+		if id := c.Ack(t); id != envelopeID(t, name) {
 			t.Errorf("ack = %q, want %s's %q", id, name, envelopeID(t, name))
 		}
 	}
@@ -398,46 +226,43 @@ func TestBotOwnAndEditedMessagesIgnored(t *testing.T) {
 }
 
 func TestDisconnectReconnects(t *testing.T) {
-	sock := startSocketServer(t)
-	api := startSlack(t, sock)
-	a := newAdapter(t, Options{APIBaseURL: api.GetAPIURL()})
+	f := startSlack(t)
+	a := newAdapter(t, Options{APIBaseURL: f.APIURL()})
 	got := make(chan channel.Inbound, 10)
 	runAdapter(t, a, func(_ context.Context, in channel.Inbound) error { got <- in; return nil })
-	first := sock.accept(t)
-	first.send(t, "disconnect.json")
-	second := sock.accept(t)
-	if n := sock.opens.Load(); n != 2 {
+	first := f.Accept(t)
+	first.Send(t, "disconnect.json")
+	second := f.Accept(t)
+	if n := f.Opens(); n != 2 {
 		t.Errorf("apps.connections.open called %d times, want 2", n)
 	}
-	second.send(t, "events_api_im.json")
+	second.Send(t, "events_api_im.json")
 	if in := receive(t, got); in.ChatID != "D01K7N2L1RP" {
 		t.Errorf("after reconnect got %+v", in)
 	}
-	if id := second.ack(t); id != envelopeID(t, "events_api_im.json") {
+	if id := second.Ack(t); id != envelopeID(t, "events_api_im.json") {
 		t.Errorf("ack on the new connection = %q", id)
 	}
 }
 
 func TestUnansweredPingReconnects(t *testing.T) {
-	sock := startSocketServer(t)
-	sock.stall.Store(true)
-	api := startSlack(t, sock)
-	a := newAdapter(t, Options{APIBaseURL: api.GetAPIURL(), PingInterval: 200 * time.Millisecond})
+	f := startSlack(t)
+	f.Stall()
+	a := newAdapter(t, Options{APIBaseURL: f.APIURL(), PingInterval: 200 * time.Millisecond})
 	got := make(chan channel.Inbound, 10)
 	runAdapter(t, a, func(_ context.Context, in channel.Inbound) error { got <- in; return nil })
-	sock.accept(t) // stalls
-	c := sock.accept(t)
-	c.send(t, "events_api_im.json")
+	f.Accept(t) // stalls
+	c := f.Accept(t)
+	c.Send(t, "events_api_im.json")
 	receive(t, got)
-	if id := c.ack(t); id != envelopeID(t, "events_api_im.json") {
+	if id := c.Ack(t); id != envelopeID(t, "events_api_im.json") {
 		t.Errorf("ack on the new connection = %q", id)
 	}
 }
 
 func TestSendThreadEscapedAndSplit(t *testing.T) {
-	api := startSlack(t, startSocketServer(t))
-	rec := &recorder{}
-	a := newAdapter(t, Options{APIBaseURL: api.GetAPIURL(), HTTPClient: &http.Client{Transport: rec}})
+	f := startSlack(t)
+	a := newAdapter(t, Options{APIBaseURL: f.APIURL()})
 
 	err := a.Send(t.Context(), channel.Outbound{Channel: "slack", ChatID: "C0LAN2Q65", ThreadID: "1611862850.000100", Text: "done <!channel> & *bold*"})
 	if err != nil {
@@ -446,39 +271,40 @@ func TestSendThreadEscapedAndSplit(t *testing.T) {
 	if err := a.Send(t.Context(), channel.Outbound{Channel: "slack", ChatID: "D01K7N2L1RP", Text: "top level"}); err != nil {
 		t.Fatalf("Send: %v", err)
 	}
-	posts := rec.posts()
+	posts := f.Posts()
 	if len(posts) != 2 {
 		t.Fatalf("chat.postMessage called %d times, want 2", len(posts))
 	}
 	p := posts[0]
-	if got, want := p.form.Get("thread_ts"), "1611862850.000100"; got != want {
+	if got, want := p.Form.Get("thread_ts"), "1611862850.000100"; got != want {
 		t.Errorf("thread_ts = %q, want %q", got, want)
 	}
-	if got, want := p.form.Get("text"), "done &lt;!channel&gt; &amp; *bold*"; got != want {
+	if got, want := p.Form.Get("text"), "done &lt;!channel&gt; &amp; *bold*"; got != want {
 		t.Errorf("text = %q, want %q (escaped: no @channel ping)", got, want)
 	}
-	if p.form.Get("channel") != "C0LAN2Q65" || p.form.Get("unfurl_links") != "false" || p.auth != "Bearer "+testBotToken {
-		t.Errorf("post = %v, auth %q; want channel C0LAN2Q65, no unfurling, the bot token", p.form, p.auth)
+	// The fake refuses a chat.postMessage without the bot token.
+	if p.Form.Get("channel") != "C0LAN2Q65" || p.Form.Get("unfurl_links") != "false" {
+		t.Errorf("post = %v; want channel C0LAN2Q65, no unfurling", p.Form)
 	}
-	if _, ok := posts[1].form["thread_ts"]; ok {
-		t.Errorf("top-level reply has thread_ts %q", posts[1].form.Get("thread_ts"))
+	if _, ok := posts[1].Form["thread_ts"]; ok {
+		t.Errorf("top-level reply has thread_ts %q", posts[1].Form.Get("thread_ts"))
 	}
 
 	long := strings.Repeat("lorem ipsum dolor sit amet ", 400) // 10800 characters
 	if err := a.Send(t.Context(), channel.Outbound{Channel: "slack", ChatID: "D01K7N2L1RP", ThreadID: "1.2", Text: long}); err != nil {
 		t.Fatalf("Send long: %v", err)
 	}
-	parts := rec.posts()[2:]
+	parts := f.Posts()[2:]
 	if len(parts) != 3 {
 		t.Fatalf("long reply sent as %d messages, want 3", len(parts))
 	}
 	var texts []string
 	for i, p := range parts {
-		text := p.form.Get("text")
+		text := p.Form.Get("text")
 		if n := utf8.RuneCountInString(text); n > MaxMessageLen {
 			t.Errorf("part %d has %d characters, want at most %d", i, n, MaxMessageLen)
 		}
-		if p.form.Get("thread_ts") != "1.2" {
+		if p.Form.Get("thread_ts") != "1.2" {
 			t.Errorf("part %d left the thread", i)
 		}
 		texts = append(texts, text)
@@ -489,9 +315,8 @@ func TestSendThreadEscapedAndSplit(t *testing.T) {
 }
 
 func TestRateLimitIsRetryAfter(t *testing.T) {
-	api := startSlack(t, startSocketServer(t),
-		answer("/chat.postMessage", http.StatusTooManyRequests, `{"ok":false,"error":"ratelimited"}`, "Retry-After", "7"))
-	a := newAdapter(t, Options{APIBaseURL: api.GetAPIURL()})
+	f := startSlack(t, answer("/chat.postMessage", http.StatusTooManyRequests, `{"ok":false,"error":"ratelimited"}`, "Retry-After", "7"))
+	a := newAdapter(t, Options{APIBaseURL: f.APIURL()})
 	err := a.Send(t.Context(), channel.Outbound{Channel: "slack", ChatID: "C0LAN2Q65", Text: "x"})
 	var ra *channel.RetryAfterError
 	if !errors.As(err, &ra) || ra.After != 7*time.Second {
@@ -510,8 +335,8 @@ func TestSendErrorsSayWhatToDo(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			api := startSlack(t, startSocketServer(t), answer("/chat.postMessage", http.StatusOK, tt.body))
-			a := newAdapter(t, Options{APIBaseURL: api.GetAPIURL()})
+			f := startSlack(t, answer("/chat.postMessage", http.StatusOK, tt.body))
+			a := newAdapter(t, Options{APIBaseURL: f.APIURL()})
 			err := a.Send(t.Context(), channel.Outbound{Channel: "slack", ChatID: "C0LAN2Q65", Text: "x"})
 			var apiErr *APIError
 			if !errors.As(err, &apiErr) || !strings.Contains(err.Error(), tt.want) {
@@ -539,10 +364,10 @@ func TestWrongTokensNameChannelHideTokens(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			api := startSlack(t, startSocketServer(t), tt.bind)
+			f := startSlack(t, tt.bind)
 			var logs bytes.Buffer
 			log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-			a := newAdapter(t, Options{APIBaseURL: api.GetAPIURL(), Logger: log})
+			a := newAdapter(t, Options{APIBaseURL: f.APIURL(), Logger: log})
 			err := a.Run(t.Context(), func(context.Context, channel.Inbound) error { return nil })
 			var auth *AuthError
 			if !errors.As(err, &auth) || auth.Token != tt.token {
@@ -566,14 +391,14 @@ func TestTransportErrorsHideTicketAndTokens(t *testing.T) {
 	}
 	closed := ln.Addr().String()
 	ln.Close()
-	api := startSlack(t, nil, func(c slacktest.Customize) {
+	f := startSlack(t, func(c slacktest.Customize) {
 		c.Handle("/apps.connections.open", func(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintf(w, `{"ok":true,"url":"ws://%s/link/?%s"}`, closed, testTicket)
 		})
 	})
 	var logs syncBuffer
 	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	a := newAdapter(t, Options{APIBaseURL: api.GetAPIURL(), Logger: log})
+	a := newAdapter(t, Options{APIBaseURL: f.APIURL(), Logger: log})
 	stop := runAdapter(t, a, func(context.Context, channel.Inbound) error { return nil })
 	deadline := time.Now().Add(10 * time.Second)
 	var statusErr error
