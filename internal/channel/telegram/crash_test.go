@@ -115,10 +115,17 @@ func TestPeerCrashRepliesExactlyOnce(t *testing.T) {
 	g, closeDB := newGateway()
 	ctx, kill := context.WithCancel(t.Context())
 	var sent int
-	err := g.run(ctx, 60, func(ctx context.Context, out channel.Outbound) error {
+	holdUntil := time.Now().Add(60 * time.Second)
+	err := g.run(ctx, 60, func(sendCtx context.Context, out channel.Outbound) error {
 		// Hold the sender back until the handler has crashed and the
 		// inbox holds all 120, so both crash windows are open at the kill.
+		// (The sender's own context survives a shutdown; watch the run's.)
 		for ctx.Err() == nil && (countRows(g, `SELECT COUNT(*) FROM inbox`) < 120 || countRows(g, `SELECT COUNT(*) FROM inbox WHERE status = 'done'`) < 60) {
+			if time.Now().After(holdUntil) {
+				kill()
+				return fmt.Errorf("phase 1 never had all 120 received and 60 completed (inbox %d, done %d)",
+					countRows(g, `SELECT COUNT(*) FROM inbox`), countRows(g, `SELECT COUNT(*) FROM inbox WHERE status = 'done'`))
+			}
 			time.Sleep(5 * time.Millisecond)
 		}
 		if sent == 30 {
@@ -127,7 +134,7 @@ func TestPeerCrashRepliesExactlyOnce(t *testing.T) {
 			kill()
 			return errKilled
 		}
-		if err := g.a.Send(ctx, out); err != nil {
+		if err := g.a.Send(sendCtx, out); err != nil {
 			return err
 		}
 		sent++
