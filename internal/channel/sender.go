@@ -313,8 +313,9 @@ func prune(m map[string]*bucket, now time.Time, rate, burst float64) {
 	}
 }
 
-// sendTimeout bounds one platform request.
-const sendTimeout = 30 * time.Second
+// sendTimeout bounds one platform request. A request in flight is let
+// finish during a shutdown, so this stays under the gateway's 10 s drain.
+const sendTimeout = 8 * time.Second
 
 // markSending records that r's request is about to go out.
 func (q *Queue) markSending(ctx context.Context, id int64) error {
