@@ -299,14 +299,17 @@ type effectiveRule struct {
 // channels) denies it.
 func groupRule(cfg *config.Channel, req Request) (r effectiveRule, found bool, reason string) {
 	var chain []config.GroupRule
+	guild, inGuild := config.GroupRule{}, false
 	if req.GuildID != "" {
-		guild, ok := cfg.Guilds[req.GuildID]
-		if !ok {
-			guild, ok = cfg.Groups[req.GuildID]
+		guild, inGuild = cfg.Guilds[req.GuildID]
+		if !inGuild {
+			guild, inGuild = cfg.Groups[req.GuildID]
 		}
-		if !ok {
-			return r, false, ""
-		}
+	}
+	// A chat in a guild or workspace (Discord guild, Slack team) that no
+	// rule names may still be allowlisted by its own id in groups, as a
+	// Slack channel is: groups: {"C0123": {}}.
+	if inGuild {
 		if guild.Enabled != nil && !*guild.Enabled {
 			return r, false, "guild disabled"
 		}

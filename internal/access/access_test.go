@@ -123,6 +123,8 @@ func TestDecide_groups(t *testing.T) {
 		{name: "allowlist_requireMention_default_on", cfg: allowGroups(map[string]config.GroupRule{"-100": {}}), req: group("-100", "1", false), want: Deny, wantReason: "not mentioned"},
 		{name: "allowlist_unlisted", cfg: allowGroups(map[string]config.GroupRule{"-100": {}}), req: group("-200", "1", true), want: Deny, wantReason: "group not allowlisted"},
 		{name: "allowlist_empty_guilds_like_guide", cfg: allowGuilds(map[string]config.GroupRule{}), req: guild("g1", "c1", "1", true), want: Deny, wantReason: "group not allowlisted"},
+		{name: "allowlist_channel_of_unlisted_workspace_by_its_own_id", cfg: allowGroups(map[string]config.GroupRule{"C1": {}}), req: guild("T1", "C1", "1", true), want: Allow},
+		{name: "allowlist_other_channel_of_that_workspace", cfg: allowGroups(map[string]config.GroupRule{"C1": {}}), req: guild("T1", "C2", "1", true), want: Deny, wantReason: "group not allowlisted"},
 		{name: "allowlist_rule_disabled", cfg: allowGroups(map[string]config.GroupRule{"-100": {Enabled: new(false)}}), req: group("-100", "1", true), want: Deny, wantReason: "group disabled"},
 		{name: "rule_requireMention_false", cfg: allowGroups(map[string]config.GroupRule{"-100": {RequireMention: new(false)}}), req: group("-100", "1", false), want: Allow},
 		{name: "channel_requireMention_false", cfg: &config.Channel{GroupPolicy: "allowlist", RequireMention: new(false), Groups: map[string]config.GroupRule{"-100": {}}}, req: group("-100", "1", false), want: Allow},

@@ -3,6 +3,7 @@ package e2e
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"gatehouse/internal/testkit"
 )
@@ -80,6 +81,30 @@ func TestSlackPairing(t *testing.T) {
 	}
 	if strings.Contains(m.JournalText(t), "from the channel") {
 		t.Errorf("the model saw a channel message under groupPolicy disabled")
+	}
+
+	// Allowlist the channel: only messages that mention the bot are answered,
+	// in the channel.
+	in.must("gateway", "stop")
+	g.waitExit(t)
+	in.must("config", "set", "channels.slack.groupPolicy", "allowlist")
+	in.must("config", "set", "channels.slack.groups", `{"`+slackChannel+`": {}}`)
+	opens := f.Opens()
+	g = in.start()
+	in.waitHealthy(g)
+	deadline := time.Now().Add(20 * time.Second)
+	for f.Opens() <= opens && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	f.WaitConnections(1)
+	f.SendChannel(slackChannel, slackBob, "hello without a mention", false)
+	waitIgnored(t, g, "not mentioned", 1)
+	f.SendChannel(slackChannel, slackBob, "hello with a mention", true)
+	if got := f.WaitPost(3); got.Text != "Hi from the mock model." || got.Channel != slackChannel {
+		t.Errorf("reply to a mention = %q in channel %s, want the model's answer in %s", got.Text, got.Channel, slackChannel)
+	}
+	if strings.Contains(m.JournalText(t), "without a mention") {
+		t.Errorf("the model saw a channel message that did not mention the bot")
 	}
 
 	in.must("gateway", "stop")
