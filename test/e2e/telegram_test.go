@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"database/sql"
 	"encoding/json"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -10,6 +12,8 @@ import (
 	"time"
 
 	"gatehouse/internal/testkit"
+
+	_ "modernc.org/sqlite"
 )
 
 const telegramToken = "123456789:AAFakeTelegramBotTokenForTheE2ETests0"
@@ -125,7 +129,10 @@ func TestTelegramPairing(t *testing.T) {
 
 // TestTelegramCrashExactlyOnce is issue 4's durability point: kill -9 the
 // gateway while 200 inbound messages are being processed, restart it, and
-// every message gets exactly one reply, none lost and none twice.
+// no message is answered twice and none is lost. The one reply whose request
+// was in flight at the kill is in doubt (Telegram has no idempotency key):
+// it is settled 'unknown' and never re-sent, so it arrives once or, if the
+// kill beat the request out, not at all; the test accounts for it.
 func TestTelegramCrashExactlyOnce(t *testing.T) {
 	m := testkit.StartAimock(t, []map[string]any{
 		{"match": map[string]any{"userMessage": "msg"}, "response": map[string]any{"content": "ack"}},
@@ -160,23 +167,62 @@ func TestTelegramCrashExactlyOnce(t *testing.T) {
 
 	g2 := in.start()
 	in.waitHealthy(g2)
+	// Every message is answered, but possibly the one whose reply was in
+	// flight at the kill: it is settled 'unknown' and not re-sent (the
+	// platform may have had it), so nothing is ever answered twice.
+	settled := func() (sent, unknown int) {
+		return len(p.Sent(t, telegramToken)), outboxCount(t, in.state, "unknown")
+	}
 	deadline = time.Now().Add(60 * time.Second)
-	for len(p.Sent(t, telegramToken)) < users*perUser && time.Now().Before(deadline) {
+	for {
+		sent, unknown := settled()
+		if sent >= users*perUser-unknown || time.Now().After(deadline) {
+			break
+		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	// Anything sent twice would arrive now.
 	time.Sleep(1500 * time.Millisecond)
 	sent := p.Sent(t, telegramToken)
+	unknown := outboxCount(t, in.state, "unknown")
 	perChat := map[string]int{}
 	for _, s := range sent {
 		perChat[s.Message.ChatID.String()]++
 	}
-	if len(sent) != users*perUser {
-		t.Errorf("bot sent %d replies, want exactly %d (killed after %d)", len(sent), users*perUser, before)
+	if unknown > 1 {
+		t.Errorf("%d replies in doubt after one kill, want at most the 1 in flight", unknown)
 	}
+	// The in-doubt reply may or may not have reached the platform; every
+	// other one must have, exactly once.
+	if missing := users*perUser - len(sent); missing < 0 || missing > unknown {
+		t.Errorf("bot sent %d replies with %d in doubt, want %d (killed after %d)", len(sent), unknown, users*perUser, before)
+	}
+	short := 0
 	for chat, n := range perChat {
-		if n != perUser {
-			t.Errorf("chat %s got %d replies, want %d", chat, n, perUser)
+		switch {
+		case n > perUser:
+			t.Errorf("chat %s got %d replies, want %d: a message was answered twice", chat, n, perUser)
+		case n < perUser:
+			short += perUser - n
 		}
 	}
+	if short > unknown {
+		t.Errorf("%d replies missing but only %d in doubt: a message was lost", short, unknown)
+	}
+}
+
+// outboxCount counts outbox rows in a status, reading the gateway's
+// database read-only while it runs.
+func outboxCount(t *testing.T, stateDir, status string) int {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(stateDir, "gatehouse.db")+"?mode=ro&_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow(`SELECT COUNT(*) FROM outbox WHERE status = ?`, status).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
