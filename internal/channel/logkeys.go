@@ -9,4 +9,5 @@ const (
 	logKeyAttempts = "attempts"
 	logKeyError    = "err"
 	logKeyRetryIn  = "retry_in"
+	logKeyRequest  = "request"
 )

@@ -208,32 +208,10 @@ func (a *Adapter) Run(ctx context.Context, sink channel.Sink) error {
 // retry runs f until it succeeds, fails with an *AuthError, or ctx ends,
 // waiting between attempts as Slack asks or with a growing backoff.
 func (a *Adapter) retry(ctx context.Context, what string, f func() error) error {
-	wait := minRetryWait
-	for {
-		err := f()
-		if err == nil {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		a.health.Set(false, err)
-		var auth *AuthError
-		if errors.As(err, &auth) {
-			return err
-		}
-		d := wait
-		var ra *channel.RetryAfterError
-		if errors.As(err, &ra) {
-			d = ra.After
-		} else {
-			wait = min(2*wait, maxRetryWait)
-		}
-		a.log.Warn("web api request failed", logKeyRequest, what, logKeyRetryIn, d, logKeyError, err)
-		if !channel.Sleep(ctx, d) {
-			return ctx.Err()
-		}
-	}
+	return channel.Retry{
+		Health: &a.health, Log: a.log, Event: "web api request failed", MarkUp: false,
+		Fatal: isAuthError,
+	}.Do(ctx, what, f)
 }
 
 // Send posts out with chat.postMessage, in parts of at most MaxMessageLen
@@ -265,4 +243,10 @@ func (a *Adapter) Send(ctx context.Context, out channel.Outbound) error {
 		}
 	}
 	return nil
+}
+
+// isAuthError reports a refused token: retrying cannot fix it.
+func isAuthError(err error) bool {
+	var auth *AuthError
+	return errors.As(err, &auth)
 }

@@ -241,33 +241,10 @@ func (a *Adapter) deliver(ctx context.Context, sink channel.Sink, in channel.Inb
 // retry runs f until it succeeds, fails with an *AuthError, or ctx ends,
 // waiting between attempts as Telegram asks or with a growing backoff.
 func (a *Adapter) retry(ctx context.Context, what string, f func() error) error {
-	wait := time.Second
-	for {
-		err := f()
-		if err == nil {
-			a.health.Set(true, nil)
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		a.health.Set(false, err)
-		var auth *AuthError
-		if errors.As(err, &auth) {
-			return err
-		}
-		d := wait
-		var ra *channel.RetryAfterError
-		if errors.As(err, &ra) {
-			d = ra.After
-		} else {
-			wait = min(2*wait, maxRetryWait)
-		}
-		a.log.Warn("bot api request failed", logKeyRequest, what, logKeyRetryIn, d, logKeyError, err)
-		if !channel.Sleep(ctx, d) {
-			return ctx.Err()
-		}
-	}
+	return channel.Retry{
+		Health: &a.health, Log: a.log, Event: "bot api request failed", MarkUp: true,
+		Fatal: isAuthError,
+	}.Do(ctx, what, f)
 }
 
 type getUpdatesParams struct {
@@ -355,4 +332,10 @@ func (m *memOffsets) SaveOffset(_ context.Context, _, _ string, off int64) error
 	defer m.mu.Unlock()
 	m.off = off
 	return nil
+}
+
+// isAuthError reports a refused token: retrying cannot fix it.
+func isAuthError(err error) bool {
+	var auth *AuthError
+	return errors.As(err, &auth)
 }
