@@ -52,7 +52,7 @@ type Options struct {
 type Agent struct {
 	db        *sql.DB
 	models    Models
-	tools     *tool.Registry
+	tools     atomic.Pointer[tool.Registry]
 	workspace string
 	log       *slog.Logger
 	redactor  *secret.Redactor
@@ -101,7 +101,6 @@ func New(o Options) (*Agent, error) {
 	a := &Agent{
 		db:        o.Store.SQL(),
 		models:    o.Models,
-		tools:     o.Tools,
 		workspace: o.Workspace,
 		log:       o.Logger,
 		redactor:  o.Redactor,
@@ -111,9 +110,10 @@ func New(o Options) (*Agent, error) {
 		stmts:     make(map[string]*sql.Stmt),
 		writeMu:   o.Store.WriteLock(),
 	}
-	if a.tools == nil {
-		a.tools = tool.NewRegistry(tool.Builtins()...)
+	if o.Tools == nil {
+		o.Tools = tool.NewRegistry(tool.Builtins()...)
 	}
+	a.tools.Store(o.Tools)
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
@@ -137,6 +137,14 @@ func (a *Agent) Reload(cfg *config.Config) {
 	}
 }
 
+// SetTools makes reg the tools of turns that start from now on; running
+// turns finish with the tools they started with. A nil reg is ignored.
+func (a *Agent) SetTools(reg *tool.Registry) {
+	if reg != nil {
+		a.tools.Store(reg)
+	}
+}
+
 // settings are the values a turn reads from the config, with defaults
 // for zeros so that a hand-built Config works.
 type settings struct {
@@ -145,7 +153,8 @@ type settings struct {
 	timeout       time.Duration
 	contextTokens int
 	budget        config.Budget
-	tools         config.Tools
+	tools         *tool.Registry
+	policy        tool.Policy
 	workspace     string
 	primary       string
 }
@@ -159,7 +168,8 @@ func (a *Agent) settings() settings {
 		timeout:       time.Duration(d.TimeoutSeconds) * time.Second,
 		contextTokens: d.ContextTokens,
 		budget:        d.Budget,
-		tools:         cfg.Tools,
+		tools:         a.tools.Load(),
+		policy:        tool.NewPolicy(cfg, tool.DefaultAgentID),
 		workspace:     a.workspace,
 		primary:       d.Model.Primary,
 	}

@@ -114,6 +114,10 @@ func newFixture(t testing.TB, reply func(context.Context, int, *llm.Request) (*l
 	for _, opt := range opts {
 		opt(&o)
 	}
+	// The tools the test registers are allowed (tools.deny still wins).
+	for _, s := range o.Tools.Specs(nil) {
+		f.cfg.Tools.Allow = append(f.cfg.Tools.Allow, s.Name)
+	}
 	f.a, err = New(o)
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -21,6 +22,9 @@ type Inbound struct {
 	// above (the CLI and the RPC name sessions directly).
 	SessionKey string
 	Text       string
+	// Say, when not nil, sends text to the chat the turn answers, before
+	// the reply: the message tool uses it.
+	Say func(ctx context.Context, text string) error
 }
 
 // Chat types.

@@ -145,7 +145,7 @@ func (t *turn) run(ctx context.Context, text string) (string, error) {
 		return "", err
 	}
 
-	specs := a.tools.Specs(func(name string) bool { return tool.Allowed(t.st.tools, name) })
+	specs := t.st.tools.Specs(t.st.policy.Allows)
 	t.offered = make(map[string]bool, len(specs))
 	for _, s := range specs {
 		t.offered[s.Name] = true
@@ -235,20 +235,23 @@ func (t *turn) recordUsage(ref llm.Ref, u llm.Usage) {
 func (t *turn) runTool(ctx context.Context, c llm.ToolCall) llm.Message {
 	a := t.a
 	t.toolCalls++
-	if !t.offered[c.Name] || !tool.Allowed(t.st.tools, c.Name) {
+	if !t.offered[c.Name] || !t.st.policy.Allows(c.Name) {
 		// A call to a tool the request did not offer is forged (or
 		// hallucinated): refuse it without looking it up.
 		a.log.Warn("tool call refused: not offered", keySession, t.key, keyTool, clip(c.Name))
 		return toolMessage(c, tool.Errorf("tool %q is not available in this conversation", c.Name))
 	}
-	tl, ok := a.tools.Lookup(c.Name)
+	tl, ok := t.st.tools.Lookup(c.Name)
 	if !ok {
 		return toolMessage(c, tool.Errorf("tool %q is not available in this conversation", c.Name))
 	}
 	if ctx.Err() != nil {
 		return toolMessage(c, tool.Errorf("not run: the turn was stopped"))
 	}
-	res, err := runRecover(ctx, tl, tool.Call{SessionKey: t.key, Args: c.Arguments, Owner: t.in.Owner, Status: a})
+	res, err := runRecover(ctx, tl, tool.Call{
+		SessionKey: t.key, Args: c.Arguments, Owner: t.in.Owner, Status: a,
+		Channel: t.in.Channel, SenderID: t.in.PeerID, ChatType: t.in.ChatType, Say: t.in.Say,
+	})
 	if err != nil {
 		a.log.Warn("tool failed", keySession, t.key, keyTool, c.Name, keyErr, err)
 		res = tool.Errorf("tool %s failed; the details are in the gateway log", c.Name)

@@ -152,6 +152,8 @@ against LLM providers, tools in a sandbox, replies out. It listens on
 		newChannelsCmd(e),
 		newPluginsCmd(e),
 		newPairingCmd(e),
+		newApprovalsCmd(e),
+		newSandboxCmd(e),
 	)
 	return root
 }

@@ -92,6 +92,20 @@ type Logging struct {
 // Agents holds agent configuration.
 type Agents struct {
 	Defaults AgentDefaults `json:"defaults" doc:"Settings every agent starts from."`
+	List     []AgentEntry  `json:"list,omitempty" doc:"Per-agent overrides by agent id. The gateway runs one agent, id main."`
+}
+
+// AgentEntry overrides the defaults for one agent.
+type AgentEntry struct {
+	ID    string      `json:"id" doc:"Agent id (main is the gateway's agent)."`
+	Tools *AgentTools `json:"tools,omitempty" doc:"Tool policy for this agent, replacing tools.profile/allow and adding to tools.deny."`
+}
+
+// AgentTools is a per-agent tool policy.
+type AgentTools struct {
+	Profile string   `json:"profile,omitempty" enum:"minimal,messaging,coding,full" doc:"Base set of tools for this agent."`
+	Allow   []string `json:"allow,omitempty" doc:"Tools to add to the profile."`
+	Deny    []string `json:"deny,omitempty" doc:"Tools this agent never gets, in addition to tools.deny."`
 }
 
 // AgentDefaults are the defaults for every agent.
@@ -124,14 +138,37 @@ type Sandbox struct {
 	Scope           string        `json:"scope" enum:"session,agent,shared" doc:"How sandboxes are shared: one per session (default), per agent, or one for all."`
 	Backend         string        `json:"backend" enum:"auto,native,docker" doc:"auto: native Linux sandbox unless docker is configured; native: namespaces, Landlock, seccomp; docker: Docker Engine API (Podman works)."`
 	WorkspaceAccess string        `json:"workspaceAccess" enum:"none,ro,rw" doc:"How the sandbox sees the workspace: not at all, read-only (default) or read-write."`
+	Limits          SandboxLimits `json:"limits" doc:"Resource limits of every sandboxed command, on both backends."`
+	Native          SandboxNative `json:"native" doc:"Settings of the native Linux sandbox."`
 	Docker          SandboxDocker `json:"docker" doc:"Container settings for the docker backend."`
+}
+
+// SandboxLimits bounds what one sandbox may use.
+type SandboxLimits struct {
+	MemoryMB       int     `json:"memoryMb" min:"16" max:"1048576" doc:"Memory limit in MiB (cgroup or container; address-space rlimit where cgroups are not delegated)."`
+	Pids           int     `json:"pids" min:"4" max:"65536" doc:"Most processes and threads at once (stops fork bombs)."`
+	CPUs           float64 `json:"cpus" min:"0" max:"1024" doc:"CPU cores a container may use (docker backend); 0: no limit."`
+	CPUSeconds     int     `json:"cpuSeconds" min:"1" max:"86400" doc:"CPU time limit of one command, in seconds (RLIMIT_CPU)."`
+	OpenFiles      int     `json:"openFiles" min:"16" max:"1048576" doc:"Most open files per process (RLIMIT_NOFILE)."`
+	FileSizeMB     int     `json:"fileSizeMb" min:"1" max:"1048576" doc:"Largest file a command may write, in MiB (RLIMIT_FSIZE)."`
+	TmpfsMB        int     `json:"tmpfsMb" min:"1" max:"1048576" doc:"Size of the private /tmp, in MiB."`
+	TimeoutSeconds int     `json:"timeoutSeconds" min:"1" max:"86400" doc:"Wall-clock limit of one command; it and all its children are killed past it."`
+}
+
+// SandboxNative configures the native backend.
+type SandboxNative struct {
+	AllowWithout []string `json:"allowWithout,omitempty" doc:"Layers the sandbox may run without when this host cannot apply them (landlock, landlock-net, seccomp, cgroups, cgroupns). Empty (default): a missing layer stops the sandbox. The audit reports every entry."`
 }
 
 // SandboxDocker configures sandbox containers.
 type SandboxDocker struct {
-	Image        string `json:"image,omitempty" doc:"Container image. Default: gatehouse-sandbox:bookworm-slim, built by gatehouse sandbox build."`
-	Network      string `json:"network" doc:"Container network. none (default) means no network at all."`
-	ReadOnlyRoot bool   `json:"readOnlyRoot" doc:"Mount the container's root filesystem read-only (default true)."`
+	Image             string   `json:"image,omitempty" doc:"Container image. Default: gatehouse-sandbox:bookworm-slim, built by gatehouse sandbox build."`
+	Network           string   `json:"network" doc:"Container network. none (default) means no network at all."`
+	ReadOnlyRoot      bool     `json:"readOnlyRoot" doc:"Mount the container's root filesystem read-only (default true)."`
+	Host              string   `json:"host,omitempty" doc:"Docker Engine API endpoint, e.g. unix:///run/podman/podman.sock. Default: DOCKER_HOST, else the Docker or Podman socket found on this host."`
+	User              string   `json:"user,omitempty" doc:"uid:gid the sandboxed commands run as. Default 65534:65534 (nobody); root is refused."`
+	Binds             []string `json:"binds,omitempty" doc:"Extra host paths to mount, host:container[:ro|rw] (ro by default). Sensitive sources (docker.sock, /etc, /proc, /sys, /dev, /root, ~/.ssh, ~/.aws, ~/.config, ~/.gnupg, the state dir) are refused."`
+	PruneAfterMinutes int      `json:"pruneAfterMinutes" min:"1" max:"10080" doc:"Remove a sandbox container idle this long."`
 }
 
 // Tools is the agent's tool policy.
@@ -140,12 +177,36 @@ type Tools struct {
 	Allow    []string      `json:"allow,omitempty" doc:"Tools to add to the profile."`
 	Deny     []string      `json:"deny" doc:"Tools the agent never gets. Deny wins over allow."`
 	Elevated ToolsElevated `json:"elevated" doc:"Host execution outside the sandbox."`
+	Web      ToolsWeb      `json:"web" doc:"web_fetch and web_search."`
 }
 
 // ToolsElevated configures host execution.
 type ToolsElevated struct {
-	Enabled   bool                `json:"enabled" doc:"Allow elevated (host) execution. Off by default."`
-	AllowFrom map[string][]string `json:"allowFrom,omitempty" doc:"Per channel, the sender ids who may ask for elevated execution."`
+	Enabled                bool                `json:"enabled" doc:"Allow elevated (host) execution. Off by default."`
+	AllowFrom              map[string][]string `json:"allowFrom,omitempty" doc:"Per channel, the sender ids who may ask for elevated execution."`
+	ApprovalTimeoutSeconds int                 `json:"approvalTimeoutSeconds" min:"10" max:"86400" doc:"How long an elevated command waits for the owner's approval before it is refused."`
+}
+
+// ToolsWeb configures the web tools, which run in the gateway through the egress guard.
+type ToolsWeb struct {
+	Fetch  WebFetch  `json:"fetch" doc:"web_fetch: get a page as markdown."`
+	Search WebSearch `json:"search" doc:"web_search: absent unless a provider is configured."`
+}
+
+// WebFetch configures web_fetch.
+type WebFetch struct {
+	MaxBytes       int      `json:"maxBytes" min:"1024" max:"104857600" doc:"Largest response body read, in bytes."`
+	TimeoutSeconds int      `json:"timeoutSeconds" min:"1" max:"600" doc:"Time limit of one fetch, redirects included."`
+	MaxRedirects   int      `json:"maxRedirects" min:"0" max:"20" doc:"Most redirects followed; each is checked like the first request."`
+	AllowPrivate   []string `json:"allowPrivate,omitempty" doc:"Private or loopback networks (CIDR, e.g. 192.168.1.0/24) web_fetch may reach, such as a LAN wiki. Link-local and cloud metadata addresses are refused whatever this says."`
+}
+
+// WebSearch configures web_search.
+type WebSearch struct {
+	Provider   string `json:"provider,omitempty" enum:"brave,tavily,searxng" doc:"Search provider. Empty (default): no web_search tool."`
+	APIKey     Secret `json:"apiKey,omitzero" doc:"API key of Brave or Tavily (secret reference preferred)."`
+	BaseURL    string `json:"baseUrl,omitempty" doc:"Base URL of the provider's API; required for searxng (your instance)."`
+	MaxResults int    `json:"maxResults" min:"1" max:"20" doc:"Results returned per search."`
 }
 
 // Channels configures each chat platform.
@@ -236,7 +297,11 @@ func Default() *Config {
 				Scope:           "session",
 				Backend:         "auto",
 				WorkspaceAccess: "ro",
-				Docker:          SandboxDocker{Network: "none", ReadOnlyRoot: true},
+				Limits: SandboxLimits{
+					MemoryMB: 512, Pids: 128, CPUs: 1, CPUSeconds: 120, OpenFiles: 256,
+					FileSizeMB: 64, TmpfsMB: 64, TimeoutSeconds: 60,
+				},
+				Docker: SandboxDocker{Network: "none", ReadOnlyRoot: true, User: "65534:65534", PruneAfterMinutes: 30},
 			},
 			MaxToolRounds:  20,
 			TimeoutSeconds: 600,
@@ -244,8 +309,13 @@ func Default() *Config {
 		}},
 		Session: Session{DMScope: "per-channel-peer"},
 		Tools: Tools{
-			Profile: "coding",
-			Deny:    []string{"gateway", "nodes"},
+			Profile:  "coding",
+			Deny:     []string{"gateway", "nodes"},
+			Elevated: ToolsElevated{ApprovalTimeoutSeconds: 300},
+			Web: ToolsWeb{
+				Fetch:  WebFetch{MaxBytes: 2 << 20, TimeoutSeconds: 30, MaxRedirects: 5},
+				Search: WebSearch{MaxResults: 5},
+			},
 		},
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -55,8 +56,40 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	sb := c.Agents.Defaults.Sandbox
+	for i, l := range sb.Native.AllowWithout {
+		if !slices.Contains(WaivableLayers, l) {
+			add(fmt.Sprintf("agents.defaults.sandbox.native.allowWithout[%d]", i),
+				fmt.Sprintf("%q is not a layer the sandbox may run without: use one of %s", l, strings.Join(WaivableLayers, ", ")), l)
+		}
+	}
+	if u := strings.TrimSpace(sb.Docker.User); u != "" {
+		name, _, _ := strings.Cut(u, ":")
+		if name == "0" || name == "root" {
+			add("agents.defaults.sandbox.docker.user", "sandboxed commands never run as root: use a numeric uid:gid such as 65534:65534", u)
+		}
+	}
+	for i, b := range sb.Docker.Binds {
+		parts := strings.Split(b, ":")
+		if len(parts) < 2 || len(parts) > 3 || !strings.HasPrefix(parts[0], "/") || !strings.HasPrefix(parts[1], "/") ||
+			(len(parts) == 3 && parts[2] != "ro" && parts[2] != "rw") {
+			add(fmt.Sprintf("agents.defaults.sandbox.docker.binds[%d]", i), "write a bind as /host/path:/container/path or /host/path:/container/path:ro|rw", b)
+		}
+	}
+	seen := map[string]bool{}
+	for i, a := range c.Agents.List {
+		if strings.TrimSpace(a.ID) == "" || seen[a.ID] {
+			add(fmt.Sprintf("agents.list[%d].id", i), "every agent entry needs a unique id (the gateway's agent is main)", a.ID)
+		}
+		seen[a.ID] = true
+	}
 	return joinErrors(errs)
 }
+
+// WaivableLayers are the sandbox layers agents.defaults.sandbox.native.
+// allowWithout may name. Namespaces, capabilities, no_new_privs and
+// rlimits are never optional.
+var WaivableLayers = []string{"landlock", "landlock-net", "seccomp", "cgroups", "cgroupns"}
 
 // isModelRef reports whether s looks like provider/model.
 func isModelRef(s string) bool {

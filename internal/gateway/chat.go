@@ -115,6 +115,9 @@ func (s *Server) chatSend(ctx context.Context, req *request) (any, error) {
 		in.SessionKey = agent.SessionKey(s.auth.Load().cfg.Session.DMScope, in)
 	}
 	sessionKey := in.SessionKey
+	in.Say = func(_ context.Context, text string) error {
+		return req.conn.sendEvent(rpc.EventChatDelta, rpc.ChatDelta{RunID: runID, SessionKey: sessionKey, Delta: text + "\n\n"})
+	}
 	res, err := a.Turn(ctx, in, func(delta string) {
 		req.conn.sendEvent(rpc.EventChatDelta, rpc.ChatDelta{RunID: runID, SessionKey: sessionKey, Delta: delta})
 	})

@@ -41,6 +41,9 @@ func (s *Server) methodTable() map[string]method {
 		rpc.MethodUsageGet:       {fn: s.usageGet, perm: permAdmin},
 		rpc.MethodModelsStatus:   {fn: s.modelsStatus, perm: permRead},
 		rpc.MethodChannelsStatus: {fn: s.channelsStatus, perm: permRead},
+
+		rpc.MethodApprovalsList:   {fn: s.approvalsList, perm: permAdmin},
+		rpc.MethodApprovalsDecide: {fn: s.approvalsDecide, perm: permAdmin},
 	}
 }
 
@@ -187,4 +190,31 @@ func (s *Server) channelsStatus(ctx context.Context, req *request) (any, error) 
 		return map[string]any{"channels": []any{}}, nil
 	}
 	return s.channels(), nil
+}
+
+func (s *Server) approvalsList(ctx context.Context, req *request) (any, error) {
+	if s.approvals == nil {
+		return map[string]any{"pending": []any{}}, nil
+	}
+	return map[string]any{"pending": s.approvals.List()}, nil
+}
+
+func (s *Server) approvalsDecide(ctx context.Context, req *request) (any, error) {
+	var p rpc.ApprovalsDecideParams
+	if err := decodeParams(req.params, &p); err != nil {
+		return nil, invalidParams(rpc.MethodApprovalsDecide, err)
+	}
+	if s.approvals == nil {
+		return nil, &rpc.Error{Code: rpc.CodeNotFound, Message: "no elevated command is waiting"}
+	}
+	r, err := s.approvals.Decide(p.ID, p.Digest, p.Approve)
+	if err != nil {
+		return nil, &rpc.Error{Code: rpc.CodeNotFound, Message: err.Error()}
+	}
+	verb := "denied"
+	if p.Approve {
+		verb = "approved"
+	}
+	s.log.Warn("elevated command "+verb+" by the owner", "approval", r.ID, "executable", r.Executable, "dir", r.Dir)
+	return map[string]any{"decided": r, "approved": p.Approve}, nil
 }

@@ -330,10 +330,26 @@ func (r *router) answer(ctx context.Context, in channel.Inbound) []channel.Outbo
 		}
 		return nil
 	}
+	// Messages the agent sends with the message tool go out with the
+	// reply, in order, in the transaction that settles the inbound: a
+	// crash never sends them twice.
+	var said []channel.Outbound
+	var saidMu sync.Mutex
+	say := func(_ context.Context, text string) error {
+		saidMu.Lock()
+		defer saidMu.Unlock()
+		if len(said) >= maxSaidPerTurn {
+			return fmt.Errorf("at most %d messages per turn: put the rest in the reply", maxSaidPerTurn)
+		}
+		said = append(said, reply(in, text)...)
+		return nil
+	}
 	res, err := ag.Turn(ctx, agent.Inbound{
 		Channel: in.Channel, Account: in.Account, PeerID: in.SenderID, ChatID: in.ChatID,
-		ChatType: in.ChatType, Owner: dec.Owner, Text: in.Text,
+		ChatType: in.ChatType, Owner: dec.Owner, Text: in.Text, Say: say,
 	}, nil)
+	saidMu.Lock()
+	defer saidMu.Unlock()
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil
@@ -354,10 +370,13 @@ func (r *router) answer(ctx context.Context, in channel.Inbound) []channel.Outbo
 		return reply(in, "Sorry, I could not answer that. The owner can see why in the gateway log.")
 	}
 	if res.Text == "" {
-		return nil
+		return said
 	}
-	return reply(in, res.Text)
+	return append(said, reply(in, res.Text)...)
 }
+
+// maxSaidPerTurn bounds the messages one turn sends with the message tool.
+const maxSaidPerTurn = 5
 
 // notifyOwners sends text to the owner of every running channel, in their
 // private chat (on Telegram the owner's user id is that chat's id).

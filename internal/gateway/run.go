@@ -137,6 +137,8 @@ func Run(ctx context.Context, o RunOptions) (err error) {
 		return err
 	}
 	srv.models = rt.status(srv.config)
+	srv.approvals = rt.approvals
+	defer rt.sandboxes.close()
 	installAgent(srv, rt, cfg)
 
 	sigs := o.Signals
@@ -165,6 +167,13 @@ func Run(ctx context.Context, o RunOptions) (err error) {
 		rtr.Run(runCtx)
 	}()
 	defer func() { cancel(); <-routerDone }()
+
+	pruneDone := make(chan struct{})
+	go func() {
+		defer close(pruneDone)
+		rt.pruneLoop(runCtx, srv.config)
+	}()
+	defer func() { cancel(); <-pruneDone }()
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(runCtx, ln) }()

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,7 +16,6 @@ import (
 	"gatehouse/internal/secret"
 	"gatehouse/internal/store"
 	"gatehouse/internal/tool"
-	"gatehouse/internal/workspace"
 )
 
 // models is the agent's view of the LLM router, swapped on reload so that
@@ -50,6 +48,10 @@ type agentRuntime struct {
 	hc    *http.Client
 	model models
 
+	// approvals holds elevated commands waiting for the owner.
+	approvals *tool.Approvals
+	sandboxes sandboxes
+
 	mu     sync.Mutex // guards agent and notify
 	agent  *agent.Agent
 	notify func(ctx context.Context, text string)
@@ -80,7 +82,7 @@ func (rt *agentRuntime) resolveSecret(s config.Secret) (string, error) {
 }
 
 func newRuntime(o RunOptions, db *store.DB, log *slog.Logger) *agentRuntime {
-	return &agentRuntime{
+	rt := &agentRuntime{
 		o:   o,
 		db:  db,
 		log: log,
@@ -94,6 +96,8 @@ func newRuntime(o RunOptions, db *store.DB, log *slog.Logger) *agentRuntime {
 			ForceAttemptHTTP2:     true,
 		}},
 	}
+	rt.approvals = tool.NewApprovals(rt.notifyApproval)
+	return rt
 }
 
 // secretLookup opens the secret store on demand.
@@ -140,16 +144,16 @@ func (rt *agentRuntime) agentFor(cfg *config.Config) *agent.Agent {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	if rt.agent != nil {
+		rt.agent.SetTools(rt.toolset(cfg))
 		rt.agent.Reload(cfg)
 		return rt.agent
 	}
-	home, _ := os.UserHomeDir()
 	a, err := agent.New(agent.Options{
 		Config:    cfg,
 		Store:     rt.db,
 		Models:    &rt.model,
-		Tools:     tool.NewRegistry(tool.Builtins()...),
-		Workspace: workspace.Resolve(cfg.Agents.Defaults.Workspace, rt.o.Dir.Workspace(), home),
+		Tools:     rt.toolset(cfg),
+		Workspace: rt.workspaceDir(cfg),
 		Logger:    rt.log,
 		Redactor:  rt.o.Redactor,
 		OnBudgetExhausted: func(ctx context.Context, msg string) {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"gatehouse/internal/config"
+	"gatehouse/internal/tool"
 )
 
 // Options configures a [Server].
@@ -76,6 +77,8 @@ type Server struct {
 	agent    atomic.Pointer[Agent]
 	agentErr atomic.Pointer[string]
 	models   func() any
+	// approvals holds elevated commands waiting for the owner; set before Serve.
+	approvals *tool.Approvals
 	// channels reports the chat channels' states; set before Serve.
 	channels func() any
 	// goingAway is closed when shutdown begins: WebSocket connections close

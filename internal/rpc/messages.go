@@ -19,13 +19,15 @@ const (
 	MethodConfigGet = "config.get"
 	MethodLogsTail  = "logs.tail"
 
-	MethodChatSend       = "chat.send"
-	MethodSessionsList   = "sessions.list"
-	MethodSessionsShow   = "sessions.show"
-	MethodSessionsReset  = "sessions.reset"
-	MethodUsageGet       = "usage.get"
-	MethodModelsStatus   = "models.status"
-	MethodChannelsStatus = "channels.status"
+	MethodChatSend        = "chat.send"
+	MethodSessionsList    = "sessions.list"
+	MethodSessionsShow    = "sessions.show"
+	MethodSessionsReset   = "sessions.reset"
+	MethodUsageGet        = "usage.get"
+	MethodModelsStatus    = "models.status"
+	MethodChannelsStatus  = "channels.status"
+	MethodApprovalsList   = "approvals.list"
+	MethodApprovalsDecide = "approvals.decide"
 
 	EventChallenge = "connect.challenge"
 	EventLog       = "log"
@@ -201,4 +203,13 @@ type LogsTailResult struct {
 // LogEvent is the payload of a log event: one JSON log line.
 type LogEvent struct {
 	Line string `json:"line"`
+}
+
+// ApprovalsDecideParams approves or denies one elevated command.
+type ApprovalsDecideParams struct {
+	ID string `json:"id"`
+	// Digest, when set, must prefix the command's digest (at least 8
+	// characters): the owner approves the command they were shown.
+	Digest  string `json:"digest,omitempty"`
+	Approve bool   `json:"approve"`
 }

@@ -31,6 +31,15 @@ type Call struct {
 	// Owner reports whether the message that started the turn came from
 	// the owner.
 	Owner bool
+	// Channel, SenderID and ChatType say where the message that started
+	// the turn came from: "telegram", the sender's platform id, "direct"
+	// or "group". Channel is "cli" or "api" for the gateway's own doors.
+	Channel  string
+	SenderID string
+	ChatType string
+	// Say sends text to the chat the turn answers, before the reply; nil
+	// when the turn has no chat to send to (the OpenAI-compatible API).
+	Say func(ctx context.Context, text string) error
 	// Status answers questions about the session, for session_status. The
 	// agent sets it; it is nil outside an agent turn.
 	Status StatusSource

@@ -121,15 +121,17 @@ func TestSessionStatus(t *testing.T) {
 }
 
 func TestAllowed(t *testing.T) {
-	cfg := config.Default().Tools
-	cfg.Deny = append(cfg.Deny, " Time_Now ")
-	cfg.Allow = []string{"time_now", "config"}
+	cfg := config.Default()
+	cfg.Tools.Deny = append(cfg.Tools.Deny, " Time_Now ")
+	cfg.Tools.Allow = []string{"time_now", "config"}
 	tests := []struct {
 		name string
 		tool string
 		want bool
 	}{
 		{"builtin", "session_status", true},
+		{"coding_profile_has_exec", "exec", true},
+		{"coding_profile_lacks_web", "web_fetch", false},
 		{"denied_wins_over_allow", "time_now", false},
 		{"default_deny_gateway", "gateway", false},
 		{"reserved_config_even_if_allowed", "config", false},
@@ -144,8 +146,35 @@ func TestAllowed(t *testing.T) {
 			}
 		})
 	}
-	if got := Allowed(config.Tools{}, "pairing"); got {
+	if got := Allowed(&config.Config{}, "pairing"); got {
 		t.Errorf("Allowed(empty policy, pairing) = true, want false")
+	}
+}
+
+func TestPolicyProfilesGroupsAndAgentOverride(t *testing.T) {
+	cfg := config.Default()
+	cfg.Tools.Profile = "minimal"
+	p := NewPolicy(cfg, DefaultAgentID)
+	for _, n := range []string{"exec", "read", "message", "web_fetch"} {
+		if p.Allows(n) {
+			t.Errorf("minimal allows %s", n)
+		}
+	}
+	cfg.Tools.Allow = []string{"group:fs", "Group:Web"}
+	cfg.Tools.Deny = []string{"gateway", "nodes", "group:web", "write"}
+	p = NewPolicy(cfg, DefaultAgentID)
+	for n, want := range map[string]bool{"read": true, "grep": true, "write": false, "web_fetch": false, "web_search": false, "exec": false} {
+		if p.Allows(n) != want {
+			t.Errorf("Allows(%s) = %v, want %v", n, !want, want)
+		}
+	}
+	// An agents.list entry replaces profile and allow, and adds to deny.
+	cfg.Agents.List = []config.AgentEntry{{ID: "main", Tools: &config.AgentTools{Profile: "full", Deny: []string{"exec"}}}, {ID: "other", Tools: &config.AgentTools{Profile: "minimal"}}}
+	p = NewPolicy(cfg, DefaultAgentID)
+	for n, want := range map[string]bool{"read": true, "web_fetch": false, "exec": false, "memory_get": true, "write": false} {
+		if p.Allows(n) != want {
+			t.Errorf("override: Allows(%s) = %v, want %v", n, !want, want)
+		}
 	}
 }
 
