@@ -24,9 +24,10 @@ expire after tools.elevated.approvalTimeoutSeconds.`,
   gatehouse approvals deny K3QF7ZLM2A`,
 	}
 	list := &cobra.Command{
-		Use:   "list",
-		Short: "List elevated commands waiting for approval",
-		Args:  noArgs,
+		Use:     "list",
+		Short:   "List elevated commands waiting for approval",
+		Example: "  gatehouse approvals list --json",
+		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var res struct {
 				Pending []tool.ApprovalRequest `json:"pending"`
@@ -58,9 +59,10 @@ expire after tools.elevated.approvalTimeoutSeconds.`,
 		}
 		var digest string
 		c := &cobra.Command{
-			Use:   verb + " ID",
-			Short: short,
-			Args:  exactArgs(1, "the ID shown by gatehouse approvals list"),
+			Use:     verb + " ID",
+			Short:   short,
+			Example: "  gatehouse approvals " + verb + " K3QF7ZLM2A --digest 9f2c01ab",
+			Args:    exactArgs(1, "the ID shown by gatehouse approvals list"),
 			RunE: func(cmd *cobra.Command, args []string) error {
 				var res struct {
 					Decided  tool.ApprovalRequest `json:"decided"`

@@ -12,11 +12,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"gatehouse/internal/config"
+	"gatehouse/internal/egress"
 	"gatehouse/internal/sandbox"
 	"gatehouse/internal/sandbox/backend"
 	"gatehouse/internal/state"
 	"gatehouse/internal/tool"
 	"gatehouse/internal/tool/toolset"
+	"gatehouse/internal/tool/webtool"
 )
 
 // sandboxEnv is what the sandbox commands work from: the config, the
@@ -54,6 +56,23 @@ func (s *sandboxEnv) deps(sb sandbox.Sandbox) toolset.Deps {
 			}
 			return sb, nil
 		},
+		Web: func(cfg *config.Config) []tool.Tool {
+			// Only which tools exist matters here: no key is read.
+			w := cfg.Tools.Web
+			if w.Search.Provider != "" {
+				if _, search, err := webtool.FromConfig(w, "explain", egress.Options{}); err != nil || search == nil {
+					w.Search.Provider = ""
+				}
+			}
+			fetch, search, err := webtool.FromConfig(w, "explain", egress.Options{})
+			if err != nil {
+				return nil
+			}
+			if search != nil {
+				return []tool.Tool{fetch, search}
+			}
+			return []tool.Tool{fetch}
+		},
 	}
 }
 
@@ -79,10 +98,11 @@ names it.`,
 
 func newSandboxStatusCmd(e *env) *cobra.Command {
 	return &cobra.Command{
-		Use:   "status",
-		Short: "Show the backend and what each isolation layer does on this host",
-		Long:  "Exits 0 when the sandbox can run, 1 when a layer is missing or the backend is unavailable.",
-		Args:  noArgs,
+		Use:     "status",
+		Short:   "Show the backend and what each isolation layer does on this host",
+		Example: "  gatehouse sandbox status --json",
+		Long:    "Exits 0 when the sandbox can run, 1 when a layer is missing or the backend is unavailable.",
+		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, err := e.sandboxEnv()
 			if err != nil {
@@ -134,9 +154,10 @@ func newSandboxStatusCmd(e *env) *cobra.Command {
 func newSandboxExplainCmd(e *env) *cobra.Command {
 	var session string
 	c := &cobra.Command{
-		Use:   "explain",
-		Short: "Show what the agent would get: mounts, network, limits and tools",
-		Args:  noArgs,
+		Use:     "explain",
+		Short:   "Show what the agent would get: mounts, network, limits and tools",
+		Example: "  gatehouse sandbox explain --session agent:main:telegram:dm:123456789",
+		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, err := e.sandboxEnv()
 			if err != nil {
@@ -257,9 +278,10 @@ func exitCodeOf(r *sandbox.Result) int {
 func newSandboxPruneCmd(e *env) *cobra.Command {
 	var idle time.Duration
 	c := &cobra.Command{
-		Use:   "prune",
-		Short: "Remove sandbox containers idle for a while (docker backend)",
-		Args:  noArgs,
+		Use:     "prune",
+		Short:   "Remove sandbox containers idle for a while (docker backend)",
+		Example: "  gatehouse sandbox prune --idle 30m",
+		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, err := e.sandboxEnv()
 			if err != nil {
@@ -294,9 +316,10 @@ func plural(n int, s string) string {
 
 func newSandboxBuildCmd(e *env) *cobra.Command {
 	return &cobra.Command{
-		Use:   "build",
-		Short: "Build the default sandbox container image (docker backend)",
-		Args:  noArgs,
+		Use:     "build",
+		Short:   "Build the default sandbox container image (docker backend)",
+		Example: "  gatehouse sandbox build",
+		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return fmt.Errorf("sandbox build: not available yet")
 		},

@@ -134,7 +134,7 @@ type ModelSelection struct {
 
 // Sandbox configures tool isolation.
 type Sandbox struct {
-	Mode            string        `json:"mode" enum:"all,non-main,off" doc:"all (default): every session's tools run sandboxed. off disables exec-type tools unless tools.elevated allows them."`
+	Mode            string        `json:"mode" enum:"all,non-main,off" doc:"all (default): every session's tools run sandboxed. non-main is accepted for OpenClaw configs and also sandboxes every session, the main one included. off: no sandbox, and exec runs only as an elevated command when tools.elevated allows it."`
 	Scope           string        `json:"scope" enum:"session,agent,shared" doc:"How sandboxes are shared: one per session (default), per agent, or one for all."`
 	Backend         string        `json:"backend" enum:"auto,native,docker" doc:"auto: native Linux sandbox unless docker is configured; native: namespaces, Landlock, seccomp; docker: Docker Engine API (Podman works)."`
 	WorkspaceAccess string        `json:"workspaceAccess" enum:"none,ro,rw" doc:"How the sandbox sees the workspace: not at all, read-only (default) or read-write."`

@@ -10,10 +10,12 @@ import (
 	"time"
 
 	"gatehouse/internal/config"
+	"gatehouse/internal/egress"
 	"gatehouse/internal/sandbox"
 	"gatehouse/internal/sandbox/backend"
 	"gatehouse/internal/tool"
 	"gatehouse/internal/tool/toolset"
+	"gatehouse/internal/tool/webtool"
 	"gatehouse/internal/workspace"
 )
 
@@ -117,9 +119,36 @@ func clipText(s string, n int) string {
 	return strings.ToValidUTF8(s[:n], "") + "…"
 }
 
-// webTools are web_fetch and, with a provider, web_search.
+// webTools are web_fetch and, with a provider, web_search. They run in the
+// gateway through the egress guard; a misconfigured search is logged and
+// left out rather than taking web_fetch with it.
 func (rt *agentRuntime) webTools(cfg *config.Config) []tool.Tool {
-	return nil
+	w := cfg.Tools.Web
+	var key string
+	if w.Search.Provider != "" && !w.Search.APIKey.IsZero() {
+		k, err := rt.resolveSecret(w.Search.APIKey)
+		if err != nil {
+			rt.log.Error("web_search is off: its API key cannot be read", "err", err)
+			w.Search.Provider = ""
+		}
+		key = k
+	}
+	base := egress.Options{Logger: rt.log.With(keyComponent, "egress")}
+	fetch, search, err := webtool.FromConfig(w, key, base)
+	if err != nil && w.Search.Provider != "" {
+		rt.log.Error("web_search is off", "err", err)
+		w.Search.Provider = ""
+		fetch, search, err = webtool.FromConfig(w, "", base)
+	}
+	if err != nil {
+		rt.log.Error("web tools are off", "err", err)
+		return nil
+	}
+	out := []tool.Tool{fetch}
+	if search != nil {
+		out = append(out, search)
+	}
+	return out
 }
 
 // pruneLoop removes idle sandbox containers every few minutes until ctx
