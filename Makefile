@@ -9,6 +9,10 @@ TAGS     ?=
 
 export CGO_ENABLED ?= 0
 
+# Where `make test` runs Podman's Docker-compatible API for the docker
+# sandbox tests, when podman is installed.
+PODMAN_DIR ?= /tmp/gatehouse-podman
+
 .PHONY: build build-lean run test lint bench clean peers
 
 build:
@@ -37,11 +41,16 @@ peers:
 
 test: lint build peers
 	@file $(BIN) 2>/dev/null | grep -q 'statically linked' || { echo "$(BIN) is not statically linked"; exit 1; }
-	CGO_ENABLED=1 $(GO) test -race -count=1 ./...
+	@if command -v podman >/dev/null 2>&1; then eval "$$(test/peers/podman.sh start $(PODMAN_DIR))"; \
+	  else echo "podman not installed: the docker sandbox tests skip (apt-get install podman runc busybox-static)"; fi; \
+	  CGO_ENABLED=1 $(GO) test -race -count=1 ./...
 	CGO_ENABLED=1 $(GO) test -race -count=1 -tags gatehouse_gemini ./internal/llm/...
 
 bench: build
 	bench/startup.sh $(BIN)
+	CGO_ENABLED=0 $(GO) run ./bench/sandbox -backend native -n 500
+	@if command -v podman >/dev/null 2>&1; then eval "$$(test/peers/podman.sh start $(PODMAN_DIR))"; \
+	  CGO_ENABLED=0 $(GO) run ./bench/sandbox -backend docker -n 200 -image gatehouse-sandbox-test:busybox; fi
 	$(GO) test -run '^$$' -bench 'BenchmarkTurn' -benchtime 3s -count 3 ./internal/agent/
 	$(GO) test -run '^$$' -bench 'BenchmarkRouterThroughput' -benchtime 3000x -count 3 ./internal/gateway/
 

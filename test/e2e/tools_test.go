@@ -165,3 +165,123 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// TestSandboxCLI drives sandbox status, explain and exec on the native
+// backend, as the owner tests what the agent gets.
+func TestSandboxCLI(t *testing.T) {
+	in := newInstance(t)
+	in.onboard()
+	var st struct {
+		Ready   bool   `json:"ready"`
+		Backend string `json:"backend"`
+		Layers  []struct {
+			Name, State string
+		} `json:"layers"`
+	}
+	if err := json.Unmarshal([]byte(in.must("sandbox", "status", "--json")), &st); err != nil {
+		t.Fatal(err)
+	}
+	if !st.Ready || st.Backend != "native" || len(st.Layers) < 10 {
+		t.Fatalf("sandbox status = %+v", st)
+	}
+	out := in.must("sandbox", "explain")
+	for _, want := range []string{"tools:", "exec", "/workspace", "ro", "network"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("explain lacks %q:\n%s", want, out)
+		}
+	}
+	if out := in.must("sandbox", "exec", "--", "echo", "hi"); out != "hi\n" {
+		t.Errorf("exec echo = %q", out)
+	}
+	if _, _, code := in.run("sandbox", "exec", "--", "sh", "-c", "exit 3"); code != 3 {
+		t.Errorf("exit 3 gave %d", code)
+	}
+	// The state dir (config, secrets, database) is not in the sandbox's
+	// world, and the workspace is read-only.
+	out, _, code := in.run("sandbox", "exec", "--", "sh", "-c",
+		"cat /etc/shadow; ls /workspace/..; cat "+in.state+"/gatehouse.json; touch /workspace/x")
+	if code == 0 || strings.Contains(out, "gateway") || strings.Contains(out, "root:") {
+		t.Errorf("exec saw the host: code %d, %q", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(in.state, "workspace", "x")); err == nil {
+		t.Error("wrote to a read-only workspace")
+	}
+	if _, errs, code := in.run("sandbox", "exec", "--timeout", "1s", "--", "sleep", "30"); code != 124 || !strings.Contains(errs, "timed out") {
+		t.Errorf("timeout: code %d, %q", code, errs)
+	}
+}
+
+// TestElevatedApprovalCLI: an elevated command waits for the owner, who
+// sees it with `approvals list` and approves it by id; a command the owner
+// denies does not run.
+func TestElevatedApprovalCLI(t *testing.T) {
+	f := []map[string]any{
+		{"match": map[string]any{"userMessage": "list on the host", "hasToolResult": false},
+			"response": map[string]any{"toolCalls": []map[string]any{{"name": "exec", "arguments": map[string]any{"argv": []string{"ls"}, "elevated": true}}}}},
+		{"match": map[string]any{"userMessage": "list on the host", "hasToolResult": true}, "response": map[string]any{"content": "listed"}},
+		{"match": map[string]any{"userMessage": "touch on the host", "hasToolResult": false},
+			"response": map[string]any{"toolCalls": []map[string]any{{"name": "exec", "arguments": map[string]any{"command": "touch pwned", "elevated": true}}}}},
+		{"match": map[string]any{"userMessage": "touch on the host", "hasToolResult": true}, "response": map[string]any{"content": "tried"}},
+	}
+	m := testkit.StartAimock(t, f)
+	in := newInstance(t)
+	in.onboard()
+	in.withProvider(m, "openai", "gpt-4o", openAIKey)
+	in.must("config", "set", "tools.elevated.enabled", "true")
+	in.must("config", "set", "tools.elevated.allowFrom", `{"cli":["owner"]}`)
+	g := in.start()
+	in.waitHealthy(g)
+	ws := filepath.Join(in.state, "workspace")
+
+	decide := func(verb, msg string) string {
+		done := make(chan string, 1)
+		go func() {
+			out, _, _ := in.run("agent", "--message", msg)
+			done <- out
+		}()
+		var pending struct {
+			Pending []struct {
+				ID         string   `json:"id"`
+				Argv       []string `json:"argv"`
+				Executable string   `json:"executable"`
+				Dir        string   `json:"dir"`
+			} `json:"pending"`
+		}
+		for i := 0; ; i++ {
+			if err := json.Unmarshal([]byte(in.must("approvals", "list", "--json")), &pending); err != nil {
+				t.Fatal(err)
+			}
+			if len(pending.Pending) == 1 {
+				break
+			}
+			if i > 500 {
+				t.Fatalf("no approval request appeared: %+v", pending)
+			}
+			sleepShort()
+		}
+		p := pending.Pending[0]
+		if real, _ := filepath.EvalSymlinks(ws); p.Dir != real || !filepath.IsAbs(p.Executable) {
+			t.Errorf("request = %+v", p)
+		}
+		in.must("approvals", verb, p.ID)
+		if _, _, code := in.run("approvals", "approve", p.ID); code == 0 {
+			t.Error("a decided approval was accepted again")
+		}
+		return <-done
+	}
+	if out := decide("approve", "list on the host"); !strings.Contains(out, "listed") {
+		t.Errorf("approved turn = %q", out)
+	}
+	if res := toolResults(t, m); len(res) != 1 || !strings.Contains(res[0], "SOUL.md") {
+		t.Errorf("elevated ls result = %q", res)
+	}
+	decide("deny", "touch on the host")
+	if _, err := os.Stat(filepath.Join(ws, "pwned")); err == nil {
+		t.Error("the denied command ran")
+	}
+	if !waitLog(g, "elevated command waiting") {
+		t.Error("the request was not logged")
+	}
+	in.must("gateway", "stop")
+	g.waitExit(t)
+}
