@@ -11,7 +11,7 @@ export CGO_ENABLED ?= 0
 
 # Where `make test` runs Podman's Docker-compatible API for the docker
 # sandbox tests, when podman is installed.
-PODMAN_DIR ?= /tmp/gatehouse-podman
+PODMAN_DIR ?= /var/tmp/gatehouse-podman
 
 .PHONY: build build-lean run test lint bench clean peers
 

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"os"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"gatehouse/internal/egress"
 	"gatehouse/internal/sandbox"
 	"gatehouse/internal/sandbox/backend"
+	"gatehouse/internal/sandbox/docker"
 	"gatehouse/internal/state"
 	"gatehouse/internal/tool"
 	"gatehouse/internal/tool/toolset"
@@ -315,13 +315,51 @@ func plural(n int, s string) string {
 }
 
 func newSandboxBuildCmd(e *env) *cobra.Command {
-	return &cobra.Command{
-		Use:     "build",
-		Short:   "Build the default sandbox container image (docker backend)",
-		Example: "  gatehouse sandbox build",
-		Args:    noArgs,
+	var base, tag string
+	var noCache bool
+	c := &cobra.Command{
+		Use:   "build",
+		Short: "Build the default sandbox container image (docker backend)",
+		Long: `Builds the sandbox image (default gatehouse-sandbox:bookworm-slim) through the
+Docker Engine API of agents.defaults.sandbox.docker.host (or DOCKER_HOST, or
+the Docker or Podman socket found here), from the Dockerfile embedded in this
+binary, printing the engine's progress. The engine pulls the base image
+(--base, default debian:bookworm-slim); build steps get no network.`,
+		Example: `  gatehouse sandbox build
+  gatehouse sandbox build --base debian:bookworm-slim --tag gatehouse-sandbox:bookworm-slim`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return fmt.Errorf("sandbox build: not available yet")
+			s, err := e.sandboxEnv()
+			if err != nil {
+				return err
+			}
+			if tag == "" {
+				tag = s.cfg.Agents.Defaults.Sandbox.Docker.Image
+			}
+			sb, err := docker.New(cmd.Context(), s.opts)
+			if err != nil {
+				return err
+			}
+			defer sb.Close()
+			progress := e.stdout
+			if e.json {
+				progress = e.stderr
+			}
+			if err := sb.Build(cmd.Context(), progress, docker.BuildOptions{Tag: tag, Base: base, NoCache: noCache}); err != nil {
+				return err
+			}
+			if tag == "" {
+				tag = docker.DefaultImage
+			}
+			if e.json {
+				return e.printJSON(map[string]any{"image": tag, "built": true})
+			}
+			e.printf("built %s\n", tag)
+			return nil
 		},
 	}
+	c.Flags().StringVar(&base, "base", "", "base image (default "+docker.DefaultBase+")")
+	c.Flags().StringVar(&tag, "tag", "", "image to build (default agents.defaults.sandbox.docker.image, else "+docker.DefaultImage+")")
+	c.Flags().BoolVar(&noCache, "no-cache", false, "rebuild every step")
+	return c
 }

@@ -97,7 +97,7 @@ type Result struct {
 type Layer struct {
 	// Name is stable: userns, mountns, pidns, netns, ipcns, utsns,
 	// cgroupns, capabilities, nonewprivs, landlock, landlock-net, seccomp,
-	// rlimits, cgroups, timeout (native); engine, network, readonly-root,
+	// rlimits, cgroups, timeout (native); engine, network, readonly-root, seccomp,
 	// capabilities, nonewprivs, user, limits (docker).
 	Name string `json:"name"`
 	// State is "on" (applied), "off" (turned off by configuration),
