@@ -55,6 +55,7 @@ func peerAgent(t *testing.T, m *testkit.Aimock) *agent.Agent {
 	}
 	cfg := config.Default()
 	cfg.Agents.Defaults.Model.Primary = "openai/gpt-4o"
+	cfg.Tools.Allow = []string{"fetch_page"} // the test's tool, outside every profile
 	red := secret.NewRedactor()
 	red.Add(openAIKey)
 	a, err := agent.New(agent.Options{
