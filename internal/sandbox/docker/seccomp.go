@@ -3,6 +3,8 @@
 package docker
 
 import (
+	"gatehouse/internal/sandbox"
+
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -15,27 +17,6 @@ import (
 
 	"github.com/elastic/go-seccomp-bpf/arch"
 )
-
-// deniedSyscalls are refused (EPERM) in sandbox containers: the native
-// backend's list. Most already need a capability the container lacks; the
-// rest (namespaces, keyrings, bpf, userfaultfd, io_uring, ptrace) are
-// kernel attack surface an unprivileged process could otherwise reach.
-// Podman's default profile allows unshare(CLONE_NEWUSER), for one.
-var deniedSyscalls = []string{
-	"mount", "umount2", "pivot_root", "chroot", "fsopen", "fsmount", "fsconfig", "fspick", "move_mount",
-	"open_tree", "open_tree_attr", "mount_setattr", "swapon", "swapoff", "quotactl", "quotactl_fd",
-	"unshare", "setns",
-	"ptrace", "process_vm_readv", "process_vm_writev", "pidfd_getfd", "kcmp",
-	"bpf", "perf_event_open", "userfaultfd", "keyctl", "add_key", "request_key",
-	"kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module",
-	"open_by_handle_at", "name_to_handle_at", "reboot", "syslog", "acct", "iopl", "ioperm",
-	"io_uring_setup", "io_uring_enter", "io_uring_register", "lookup_dcookie", "uselib", "vhangup",
-}
-
-// cloneNamespaceFlags are clone(2)'s namespace flags (CLONE_NEWNS,
-// CLONE_NEWCGROUP, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWUSER,
-// CLONE_NEWPID, CLONE_NEWNET), as in Docker's default profile.
-const cloneNamespaceFlags = 0x7e020000
 
 // linuxENOSYS is ENOSYS on Linux, whatever GOOS this binary is for.
 const linuxENOSYS = 38
@@ -72,7 +53,7 @@ type seccompProfile struct {
 
 // seccompJSON is the profile every sandbox container gets in place of the
 // engine's default: an allowlist of this architecture's syscalls less
-// deniedSyscalls, so that a syscall newer than this binary is refused
+// sandbox.DeniedSyscalls, so that a syscall newer than this binary is refused
 // too; clone only without namespace flags; clone3 ENOSYS (its flags are in
 // memory, out of the filter's reach), so libc falls back to clone. It
 // returns the profile and how many syscalls it allows.
@@ -83,7 +64,7 @@ func seccompJSON() ([]byte, int, error) {
 	}
 	var allow []string
 	for name := range info.SyscallNames {
-		if name == "clone" || name == "clone3" || slices.Contains(deniedSyscalls, name) {
+		if name == "clone" || name == "clone3" || slices.Contains(sandbox.DeniedSyscalls, name) {
 			continue
 		}
 		allow = append(allow, name)
@@ -96,7 +77,7 @@ func seccompJSON() ([]byte, int, error) {
 		Syscalls: []seccompRule{
 			{Names: allow, Action: "SCMP_ACT_ALLOW"},
 			{Names: []string{"clone"}, Action: "SCMP_ACT_ALLOW",
-				Args: []seccompArg{{Index: 0, Value: cloneNamespaceFlags, ValueTwo: 0, Op: "SCMP_CMP_MASKED_EQ"}}},
+				Args: []seccompArg{{Index: 0, Value: sandbox.CloneNamespaceFlags, ValueTwo: 0, Op: "SCMP_CMP_MASKED_EQ"}}},
 			{Names: []string{"clone3"}, Action: "SCMP_ACT_ERRNO", ErrnoRet: &enosys},
 		},
 	}

@@ -1,6 +1,8 @@
 package native
 
 import (
+	"gatehouse/internal/sandbox"
+
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -12,29 +14,6 @@ import (
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )
-
-// deniedSyscalls return EPERM in the sandbox. Names this architecture
-// lacks (iopl on arm64) are skipped.
-var deniedSyscalls = []string{
-	// Mounts and the filesystem tree.
-	"mount", "umount2", "pivot_root", "chroot", "fsopen", "fsmount", "fsconfig", "fspick", "move_mount",
-	"open_tree", "open_tree_attr", "mount_setattr", "swapon", "swapoff", "quotactl", "quotactl_fd",
-	// Namespaces.
-	"unshare", "setns",
-	// Other processes' memory and handles.
-	"ptrace", "process_vm_readv", "process_vm_writev", "pidfd_getfd", "kcmp",
-	// Kernel attack surface and administration.
-	"bpf", "perf_event_open", "userfaultfd", "keyctl", "add_key", "request_key",
-	"kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module",
-	"open_by_handle_at", "name_to_handle_at", "reboot", "syslog", "acct", "iopl", "ioperm",
-	"io_uring_setup", "io_uring_enter", "io_uring_register", "lookup_dcookie", "uselib", "vhangup",
-}
-
-// cloneNamespaceFlags are the clone(2) flags that create namespaces.
-// CLONE_NEWTIME is left out: for clone(2) that bit is part of the exit
-// signal; only unshare and clone3 (both refused) take it.
-const cloneNamespaceFlags = unix.CLONE_NEWNS | unix.CLONE_NEWCGROUP | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC |
-	unix.CLONE_NEWUSER | unix.CLONE_NEWPID | unix.CLONE_NEWNET
 
 // seccompAvailable reports whether the kernel takes seccomp filters.
 func seccompAvailable() error {
@@ -65,7 +44,7 @@ func seccompProgram() ([]byte, int, error) {
 		return nil, 0, err
 	}
 	var names []string
-	for _, n := range deniedSyscalls {
+	for _, n := range sandbox.DeniedSyscalls {
 		if _, ok := info.SyscallNames[n]; ok {
 			names = append(names, n)
 		}
@@ -80,7 +59,7 @@ func seccompProgram() ([]byte, int, error) {
 			{Action: seccomp.ActionErrno | seccomp.Action(unix.ENOSYS), Names: []string{"clone3"}},
 			{Action: seccomp.ActionErrno, NamesWithCondtions: []seccomp.NameWithConditions{
 				{Name: "clone", Conditions: seccomp.ArgumentConditions{
-					{Argument: 0, Operation: seccomp.BitsSet, Value: cloneNamespaceFlags},
+					{Argument: 0, Operation: seccomp.BitsSet, Value: sandbox.CloneNamespaceFlags},
 				}},
 				// Only the default persona (0) and the query (0xffffffff).
 				{Name: "personality", Conditions: seccomp.ArgumentConditions{
