@@ -140,8 +140,18 @@ func abiName(abi int) string {
 	return fmt.Sprintf("ABI %d", abi)
 }
 
-// allowed reports whether the owner lets the sandbox run without layer.
-func (s *Sandbox) allowed(layer string) bool { return slices.Contains(s.opts.AllowWithout, layer) }
+// allowed reports whether the sandbox may run without layer: the owner
+// listed it, or it is cgroups and the gateway is not host root. An
+// unprivileged gateway rarely has cgroups delegated (a hardened service
+// unit has none), and for it RLIMIT_NPROC, which binds every non-root
+// host uid, and RLIMIT_DATA stand in for the pid and memory limits. Host
+// root is exempt from RLIMIT_NPROC, so a root gateway needs cgroups.
+func (s *Sandbox) allowed(layer string) bool {
+	if layer == layerCgroups && s.host.euid != 0 {
+		return true
+	}
+	return slices.Contains(s.opts.AllowWithout, layer)
+}
 
 // layerOn reports whether layer is applied.
 func (s *Sandbox) layerOn(layer string) bool {
@@ -165,6 +175,9 @@ func (s *Sandbox) layerList(live bool) []sandbox.Layer {
 			l.State = sandbox.LayerMissing
 			if s.allowed(name) {
 				l.State = sandbox.LayerWaived
+				if name == layerCgroups && !slices.Contains(s.opts.AllowWithout, name) {
+					l.Detail += "; rlimits stand in (nproc and data), which bind a non-root gateway"
+				}
 			}
 		}
 		ls = append(ls, l)
