@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"gatehouse/internal/audit"
 	"gatehouse/internal/config"
 	"gatehouse/internal/gateway"
 	"gatehouse/internal/secret"
@@ -113,32 +114,11 @@ func (e *env) doctor(ctx context.Context, d state.Dir, fix bool) doctorReport {
 	}
 	add(doctorCheck{ID: "state_dir", Status: checkOK, Title: "state dir " + d.Root})
 
-	// Modes and ownership.
-	problems, err := state.CheckTree(d.Root)
-	switch {
-	case err != nil:
-		add(doctorCheck{ID: "permissions", Status: checkFail, Title: "file modes", Detail: err.Error()})
-	case len(problems) == 0:
-		add(doctorCheck{ID: "permissions", Status: checkOK, Title: "file modes", Detail: "directories 700, files 600"})
-	case fix:
-		fixed, err := state.FixTree(d.Root)
-		if err != nil {
-			add(doctorCheck{ID: "permissions", Status: checkFail, Title: "file modes", Detail: err.Error()})
-			break
-		}
-		for _, p := range fixed {
-			add(doctorCheck{ID: "permissions", Status: checkFixed, Title: "file mode " + p.Path,
-				Detail: fmt.Sprintf("%o → %o", p.Mode.Perm(), p.Want.Perm())})
-		}
-		rest, _ := state.CheckTree(d.Root)
-		for _, p := range rest {
-			add(doctorCheck{ID: "permissions", Status: checkFail, Title: p.Path, Detail: p.Problem,
-				Fix: "fix by hand (ownership or a symlink leaving the state dir)"})
-		}
-	default:
-		for _, p := range problems {
-			add(doctorCheck{ID: "permissions", Status: checkFail, Title: p.Path, Detail: p.Problem, Fix: "gatehouse doctor --fix"})
-		}
+	// Modes, owners and symlinks: the audit's file checks, which expect
+	// the state dir's owner when run as root and leave a locked SOUL.md
+	// (root-owned, read-only) alone.
+	for _, c := range e.doctorFiles(ctx, d, fix) {
+		add(c)
 	}
 
 	// Config.
@@ -198,6 +178,62 @@ func (e *env) doctor(ctx context.Context, d state.Dir, fix bool) doctorReport {
 		add(doctorCheck{ID: "workspace", Status: checkOK, Title: "workspace " + ws})
 	}
 	return rep
+}
+
+// doctorFiles turns the audit's file findings and repairs into doctor rows.
+func (e *env) doctorFiles(ctx context.Context, d state.Dir, fix bool) []doctorCheck {
+	rep, err := audit.Files(ctx, audit.Options{StateDir: d, Home: e.home, Fix: fix, Command: e.commandName(),
+		Getenv: e.getenv, LookupEnv: e.lookupEnv})
+	if err != nil {
+		return []doctorCheck{{ID: "permissions", Status: checkFail, Title: "file modes", Detail: err.Error()}}
+	}
+	shown := func(subject string) string {
+		if filepath.IsAbs(subject) {
+			return subject
+		}
+		return filepath.Join(d.Root, subject)
+	}
+	var rows []doctorCheck
+	for _, c := range rep.Changes {
+		if c.Error != "" {
+			rows = append(rows, doctorCheck{ID: "permissions", Status: checkFail, Title: "file mode " + shown(c.Subject),
+				Detail: c.Action + ": " + c.Error, Fix: "fix by hand"})
+			continue
+		}
+		title := "file mode "
+		if c.CheckID == audit.CheckOwner {
+			title = "owner of "
+		}
+		rows = append(rows, doctorCheck{ID: "permissions", Status: checkFixed, Title: title + shown(c.Subject), Detail: c.Action})
+	}
+	failed := false
+	for _, f := range rep.Findings {
+		if !doctorFileCheck(f) {
+			continue
+		}
+		failed = true
+		hint := f.Remediation
+		if f.Fixable {
+			hint = e.commandName() + " doctor --fix"
+		}
+		rows = append(rows, doctorCheck{ID: "permissions", Status: checkFail, Title: shown(f.Subject), Detail: f.Detail, Fix: hint})
+	}
+	if !failed && len(rep.Changes) == 0 {
+		rows = append(rows, doctorCheck{ID: "permissions", Status: checkOK, Title: "file modes", Detail: "directories 700, files 600"})
+	}
+	return rows
+}
+
+// doctorFileCheck reports whether an audit finding is one of the doctor's
+// file problems: modes, owners, symlinks and unreadable entries in the
+// state dir, and group- or world-writable workspace files. SOUL.md's
+// presence is the workspace row's; its baseline is gatehouse soul's.
+func doctorFileCheck(f audit.Finding) bool {
+	switch f.CheckID {
+	case audit.CheckSoulMissing, audit.CheckSoulUnlocked, audit.CheckSoulIntegrity, audit.CheckStateDirMissing:
+		return false
+	}
+	return strings.HasPrefix(f.CheckID, "fs.") || f.CheckID == audit.CheckWorkspaceWritable || f.CheckID == audit.CheckSoulWritable
 }
 
 // checkToken checks that the gateway secret resolves and is strong.

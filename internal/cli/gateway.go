@@ -211,9 +211,7 @@ func newGatewayCallCmd(e *env) *cobra.Command {
 	return cmd
 }
 
-// stopGateway sends sig to the gateway holding the state dir lock and waits
-// until the lock is released (or, for a restart, until a new gateway
-// answers).
+// signalGateway sends sig to the gateway holding the state dir lock.
 func (e *env) signalGateway(ctx context.Context, sig syscall.Signal) (int, error) {
 	d, err := e.dir()
 	if err != nil {
@@ -239,16 +237,16 @@ func newGatewayStopCmd(e *env) *cobra.Command {
 		Example: "  gatehouse gateway stop",
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			pid, err := e.signalGateway(cmd.Context(), syscall.SIGTERM)
+			d, err := e.dir()
 			if err != nil {
 				return err
 			}
-			d, _ := e.dir()
-			if err := waitFor(cmd.Context(), 15*time.Second, func() bool {
-				p, err := state.LockHolder(d.Lock())
-				return err == nil && p == 0
-			}); err != nil {
-				return fmt.Errorf("gateway pid %d did not stop within 15s: %w", pid, err)
+			pid, err := stopGateway(cmd.Context(), d, 15*time.Second)
+			if err != nil {
+				return err
+			}
+			if pid == 0 {
+				return &codeError{code: exitError, err: fmt.Errorf("no gateway is running on %s", d.Root)}
 			}
 			if e.json {
 				return e.printJSON(map[string]any{"stopped": true, "pid": pid})
@@ -257,6 +255,26 @@ func newGatewayStopCmd(e *env) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// stopGateway sends SIGTERM to the gateway holding d's lock and waits up
+// to timeout for it to release the lock. It returns the gateway's PID, 0
+// when none runs.
+func stopGateway(ctx context.Context, d state.Dir, timeout time.Duration) (int, error) {
+	pid, err := state.LockHolder(d.Lock())
+	if err != nil || pid == 0 {
+		return 0, err
+	}
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		return pid, fmt.Errorf("signal gateway pid %d: %w", pid, err)
+	}
+	if err := waitFor(ctx, timeout, func() bool {
+		p, err := state.LockHolder(d.Lock())
+		return err == nil && p == 0
+	}); err != nil {
+		return pid, fmt.Errorf("gateway pid %d did not stop within %s: %w", pid, timeout, err)
+	}
+	return pid, nil
 }
 
 func newGatewayRestartCmd(e *env) *cobra.Command {

@@ -154,6 +154,12 @@ against LLM providers, tools in a sandbox, replies out. It listens on
 		newPairingCmd(e),
 		newApprovalsCmd(e),
 		newSandboxCmd(e),
+		newSecurityCmd(e),
+		newVerifyCmd(e),
+		newServiceCmd(e),
+		newSoulCmd(e),
+		newTokenCmd(e),
+		newIncidentCmd(e),
 	)
 	return root
 }

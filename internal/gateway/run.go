@@ -18,6 +18,7 @@ import (
 	"gatehouse/internal/service"
 	"gatehouse/internal/state"
 	"gatehouse/internal/store"
+	"gatehouse/internal/workspace"
 )
 
 // Log file rotation: the log never grows past about 40 MiB on disk.
@@ -159,6 +160,9 @@ func Run(ctx context.Context, o RunOptions) (err error) {
 		return err
 	}
 	rt.setNotify(rtr.notifyOwners)
+	// SOUL.md against its baseline, now and on reload (soulcheck.go).
+	soul := newSoulWatch(workspace.BaselinePath(o.Dir), log, rtr.notifyOwners)
+	soul.check(runCtx, rt.workspaceDir(cfg))
 	srv.channels = func() any { return map[string]any{"channels": rtr.States()} }
 	srv.extra = func() map[string]any { return map[string]any{"channelStates": rtr.States()} }
 	routerDone := make(chan struct{})
@@ -191,6 +195,15 @@ func Run(ctx context.Context, o RunOptions) (err error) {
 	_ = notify.Ready()
 	_ = notify.Status("listening on " + ln.Addr().String())
 
+	// The self-audit: now, daily and after each reload (selfaudit.go).
+	audits := newGatewayAudit(o, db, log, rtr, soul, func() string { return rt.workspaceDir(srv.config()) })
+	auditDone := make(chan struct{})
+	go func() {
+		defer close(auditDone)
+		audits.loop(runCtx)
+	}()
+	defer func() { cancel(); <-auditDone }()
+
 	restart := false
 loop:
 	for {
@@ -211,6 +224,8 @@ loop:
 				} else {
 					cfg = c
 					installAgent(srv, rt, cfg)
+					soul.check(runCtx, rt.workspaceDir(cfg))
+					audits.kick()
 				}
 				_ = notify.Ready()
 			case syscall.SIGUSR1:
@@ -220,7 +235,14 @@ loop:
 		}
 	}
 
-	_ = notify.Stopping()
+	if restart {
+		// An in-place restart is a reload to systemd: STOPPING would mark
+		// the unit deactivating and have it killed; the re-executed
+		// process's READY returns it to active.
+		_ = notify.Reloading()
+	} else {
+		_ = notify.Stopping()
+	}
 	log.Info("gateway stopping", "restart", restart)
 	shutCtx, done := context.WithTimeout(context.WithoutCancel(ctx), drainTimeout)
 	defer done()

@@ -548,6 +548,9 @@ func TestReloadAndNotify(t *testing.T) {
 
 	// Restart in place: same PID, a new process image.
 	in.must("gateway", "restart")
+	// To systemd an in-place restart is a reload, never a stop.
+	waitMsg("RELOADING=1")
+	waitMsg("READY=1")
 	in.must("health")
 
 	g.cmd.Process.Signal(syscall.SIGTERM)
