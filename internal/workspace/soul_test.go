@@ -29,10 +29,17 @@ func newSoulFixture(t *testing.T) soulFixture {
 	}
 	// Whatever a test leaves locked, immutable or read-only, TempDir's
 	// cleanup must be able to remove.
+	// Only regular files: a test may have made SOUL.md a symlink to a
+	// host file (/etc/passwd), which must not be touched.
 	t.Cleanup(func() {
-		clearImmutable(f.soul)
-		clearImmutable(f.baseline)
-		os.Chmod(f.soul, 0o600)
+		for _, p := range []string{f.soul, f.baseline} {
+			if fi, err := os.Lstat(p); err == nil && fi.Mode().IsRegular() {
+				clearImmutable(p)
+			}
+		}
+		if fi, err := os.Lstat(f.soul); err == nil && fi.Mode().IsRegular() {
+			os.Chmod(f.soul, 0o600)
+		}
 	})
 	return f
 }
