@@ -147,7 +147,7 @@ func (a *auditor) scanTree(t *tree, plaintextConfig bool) []entryProblem {
 			return nil
 		}
 		if fi.Mode()&fs.ModeSymlink != 0 {
-			if target, outside := symlinkOutside(path, t.real); outside {
+			if target, outside := state.SymlinkOutside(path, t.real); outside {
 				add(entryProblem{path: path, finding: Finding{CheckID: CheckSymlinkOutside, Subject: rel, Severity: SeverityWarn,
 					Detail:      "symlink to " + target + ", outside the state directory: what the gateway reads or writes there is not protected by the state directory's modes",
 					Remediation: "rm " + t.shown(path) + " and put the file itself there"}})
@@ -359,27 +359,6 @@ func (a *auditor) soulBaseline(r *results, t *tree, subject, now string) {
 			Detail:      problems + ". Someone or something changed the agent's identity and boundaries",
 			Remediation: "if you did not change it: " + a.cmd + " incident; if you did: " + a.cmd + " soul unlock, review it, then sudo " + a.cmd + " soul lock"})
 	}
-}
-
-// symlinkOutside reports where the symlink at path leads and whether that
-// is outside root. A dangling link is judged by its text.
-func symlinkOutside(path, root string) (string, bool) {
-	target, err := filepath.EvalSymlinks(path)
-	if err != nil {
-		link, lerr := os.Readlink(path)
-		if lerr != nil {
-			return "", false
-		}
-		if !filepath.IsAbs(link) {
-			link = filepath.Join(filepath.Dir(path), link)
-		}
-		target = filepath.Clean(link)
-	}
-	rel, err := filepath.Rel(root, target)
-	if err != nil {
-		return target, true
-	}
-	return target, rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
 // errText is an error's text without a *PathError's path.

@@ -84,7 +84,7 @@ func walkTree(root string, fix bool) ([]ModeProblem, error) {
 		}
 		mode := fi.Mode() & (fs.ModePerm | specialBits)
 		if fi.Mode()&fs.ModeSymlink != 0 {
-			if target, outside := symlinkOutside(path, real); outside {
+			if target, outside := SymlinkOutside(path, real); outside {
 				problems = append(problems, ModeProblem{Path: shown, Mode: mode, Problem: "symlink to " + target + ", outside the state dir"})
 			}
 			return nil
@@ -138,9 +138,9 @@ func shownPath(root, real, path string) string {
 	return filepath.Join(root, rel)
 }
 
-// symlinkOutside reports where the symlink at path leads and whether that
+// SymlinkOutside reports where the symlink at path leads and whether that
 // is outside root. A dangling link is judged by its text.
-func symlinkOutside(path, root string) (string, bool) {
+func SymlinkOutside(path, root string) (string, bool) {
 	target, err := filepath.EvalSymlinks(path)
 	if err != nil {
 		link, lerr := os.Readlink(path)

@@ -61,6 +61,26 @@ func (w *wsRoot) open() (*os.Root, error) {
 	return r, nil
 }
 
+// begin starts a file tool's call: it decodes the arguments into args (a
+// pointer to the tool's struct), cleans the path that path points to (a
+// field of args), and opens the workspace. When the root is nil the call
+// is over: return fail (a Result for the model) and err (a failure of the
+// tool itself).
+func (w *wsRoot) begin(op string, raw json.RawMessage, args any, path *string) (r *os.Root, p string, fail Result, err error) {
+	if err := DecodeArgs(raw, args); err != nil {
+		return nil, "", Errorf("%s: %v", op, err), nil
+	}
+	p, err = cleanPath(*path)
+	if err != nil {
+		return nil, "", Errorf("%s: %v", op, err), nil
+	}
+	r, err = w.open()
+	if err != nil {
+		return nil, "", Result{}, err
+	}
+	return r, p, Result{}, nil
+}
+
 // cleanPath turns a path the model wrote into one relative to the
 // workspace root, or says why it is refused. The root does the real
 // confinement; this only gives the model clear messages.
@@ -133,16 +153,9 @@ func (t *readTool) Run(ctx context.Context, call Call) (Result, error) {
 		Offset int    `json:"offset"`
 		Limit  int    `json:"limit"`
 	}
-	if err := DecodeArgs(call.Args, &a); err != nil {
-		return Errorf("read: %v", err), nil
-	}
-	p, err := cleanPath(a.Path)
-	if err != nil {
-		return Errorf("read: %v", err), nil
-	}
-	r, err := t.w.open()
-	if err != nil {
-		return Result{}, err
+	r, p, fail, err := t.w.begin("read", call.Args, &a, &a.Path)
+	if r == nil {
+		return fail, err
 	}
 	defer r.Close()
 	f, err := r.Open(p)
@@ -199,13 +212,11 @@ func (t *writeTool) Run(ctx context.Context, call Call) (Result, error) {
 		Path    string `json:"path"`
 		Content string `json:"content"`
 	}
-	if err := DecodeArgs(call.Args, &a); err != nil {
-		return Errorf("write: %v", err), nil
+	r, p, fail, err := t.w.begin("write", call.Args, &a, &a.Path)
+	if r == nil {
+		return fail, err
 	}
-	p, err := cleanPath(a.Path)
-	if err != nil {
-		return Errorf("write: %v", err), nil
-	}
+	defer r.Close()
 	if p == "." {
 		return Errorf("write: a file path is required"), nil
 	}
@@ -215,11 +226,6 @@ func (t *writeTool) Run(ctx context.Context, call Call) (Result, error) {
 	if len(a.Content) > maxWriteBytes {
 		return Errorf("write %s: content is %d bytes, over the limit of %d", p, len(a.Content), maxWriteBytes), nil
 	}
-	r, err := t.w.open()
-	if err != nil {
-		return Result{}, err
-	}
-	defer r.Close()
 	if dir := path.Dir(p); dir != "." {
 		if err := r.MkdirAll(dir, 0o700); err != nil {
 			return fsError("write", p, err), nil
@@ -262,24 +268,17 @@ func (t *editTool) Run(ctx context.Context, call Call) (Result, error) {
 		OldText string `json:"oldText"`
 		NewText string `json:"newText"`
 	}
-	if err := DecodeArgs(call.Args, &a); err != nil {
-		return Errorf("edit: %v", err), nil
+	r, p, fail, err := t.w.begin("edit", call.Args, &a, &a.Path)
+	if r == nil {
+		return fail, err
 	}
-	p, err := cleanPath(a.Path)
-	if err != nil {
-		return Errorf("edit: %v", err), nil
-	}
+	defer r.Close()
 	if isSoul(p) {
 		return Errorf("edit %s: refused, SOUL.md is the agent's identity and only the owner edits it", p), nil
 	}
 	if a.OldText == "" {
 		return Errorf("edit %s: oldText is empty: give the exact text to replace", p), nil
 	}
-	r, err := t.w.open()
-	if err != nil {
-		return Result{}, err
-	}
-	defer r.Close()
 	f, err := r.Open(p)
 	if err != nil {
 		return fsError("edit", p, err), nil
@@ -323,16 +322,9 @@ func (t *lsTool) Run(ctx context.Context, call Call) (Result, error) {
 	var a struct {
 		Path string `json:"path"`
 	}
-	if err := DecodeArgs(call.Args, &a); err != nil {
-		return Errorf("ls: %v", err), nil
-	}
-	p, err := cleanPath(a.Path)
-	if err != nil {
-		return Errorf("ls: %v", err), nil
-	}
-	r, err := t.w.open()
-	if err != nil {
-		return Result{}, err
+	r, p, fail, err := t.w.begin("ls", call.Args, &a, &a.Path)
+	if r == nil {
+		return fail, err
 	}
 	defer r.Close()
 	entries, err := fs.ReadDir(r.FS(), p)
