@@ -7,6 +7,8 @@ package toolset
 import (
 	"context"
 	"log/slog"
+	"path/filepath"
+	"strings"
 
 	"gatehouse/internal/config"
 	"gatehouse/internal/sandbox"
@@ -35,8 +37,17 @@ type Deps struct {
 func Build(cfg *config.Config, d Deps) *tool.Registry {
 	sb := cfg.Agents.Defaults.Sandbox
 	tools := []tool.Tool{tool.NewTimeNow(nil), tool.NewSessionStatus(), tool.MessageTool{}}
-	tools = append(tools, tool.FileTools(d.Workspace, sb.WorkspaceAccess)...)
-	tools = append(tools, tool.MemoryTools(d.Workspace, nil)...)
+	if WorkspaceHoldsState(d.Workspace, d.StateDir) {
+		// The file tools would reach the config, the secret store and the
+		// pairing database: the agent gets none of them.
+		if d.Logger != nil {
+			d.Logger.Error("the workspace contains the state directory: file and memory tools are off; "+
+				"set agents.defaults.workspace to a directory of its own", "workspace", d.Workspace)
+		}
+	} else {
+		tools = append(tools, tool.FileTools(d.Workspace, sb.WorkspaceAccess)...)
+		tools = append(tools, tool.MemoryTools(d.Workspace, nil)...)
+	}
 	if ex := Exec(cfg, d); ex != nil {
 		tools = append(tools, ex)
 	}
@@ -72,4 +83,22 @@ func Exec(cfg *config.Config, d Deps) *tool.ExecTool {
 		}
 	}
 	return tool.NewExec(eo)
+}
+
+// WorkspaceHoldsState reports whether the workspace is the state
+// directory or one of its parents, after resolving symbolic links.
+func WorkspaceHoldsState(workspace, stateDir string) bool {
+	if workspace == "" || stateDir == "" {
+		return false
+	}
+	ws, err1 := filepath.EvalSymlinks(workspace)
+	st, err2 := filepath.EvalSymlinks(stateDir)
+	if err1 != nil {
+		ws = filepath.Clean(workspace)
+	}
+	if err2 != nil {
+		st = filepath.Clean(stateDir)
+	}
+	rel, err := filepath.Rel(ws, st)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
