@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"gatehouse/internal/state"
 	"io/fs"
 	"os"
 
@@ -158,7 +159,7 @@ func (a *auditor) chown(t *tree, p entryProblem) Change {
 	fi, err := os.Lstat(p.path)
 	switch {
 	case err != nil:
-		c.Error = errText(err)
+		c.Error = state.ErrText(err)
 	case fi.Mode()&fs.ModeSymlink != 0:
 		c.Error = "it became a symlink; left alone"
 	default:
@@ -166,7 +167,7 @@ func (a *auditor) chown(t *tree, p entryProblem) Change {
 			c.Action = fmt.Sprintf("owner %d → %d:%d", uid, t.wantUID, t.wantGID)
 		}
 		if err := os.Lchown(p.path, t.wantUID, t.wantGID); err != nil {
-			c.Error = errText(err)
+			c.Error = state.ErrText(err)
 		}
 	}
 	return c
@@ -177,7 +178,7 @@ func chmodChange(path, id, subject string, want fs.FileMode) Change {
 	c := Change{CheckID: id, Subject: subject}
 	fi, err := os.Lstat(path)
 	if err != nil {
-		c.Action, c.Error = "mode → "+octal(want), errText(err)
+		c.Action, c.Error = "mode → "+octal(want), state.ErrText(err)
 		return c
 	}
 	c.Action = fmt.Sprintf("mode %s → %s", octal(fi.Mode()&(fs.ModePerm|specialBits)), octal(want))
@@ -186,7 +187,7 @@ func chmodChange(path, id, subject string, want fs.FileMode) Change {
 		return c
 	}
 	if err := os.Chmod(path, want); err != nil {
-		c.Error = errText(err)
+		c.Error = state.ErrText(err)
 	}
 	return c
 }

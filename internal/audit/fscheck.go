@@ -133,7 +133,7 @@ func (a *auditor) scanTree(t *tree, plaintextConfig bool) []entryProblem {
 		rel := t.subject(path)
 		if walkErr != nil {
 			add(entryProblem{path: path, finding: Finding{CheckID: CheckUnreadable, Subject: rel, Severity: SeverityWarn,
-				Detail:      "cannot read it: " + errText(walkErr),
+				Detail:      "cannot read it: " + state.ErrText(walkErr),
 				Remediation: "ls -la " + t.shown(path) + ", then fix its owner or mode"}})
 			if d != nil && d.IsDir() && path != t.real {
 				return fs.SkipDir
@@ -143,7 +143,7 @@ func (a *auditor) scanTree(t *tree, plaintextConfig bool) []entryProblem {
 		fi, err := os.Lstat(path)
 		if err != nil {
 			add(entryProblem{path: path, finding: Finding{CheckID: CheckUnreadable, Subject: rel, Severity: SeverityWarn,
-				Detail: "cannot read it: " + errText(err), Remediation: "ls -la " + t.shown(path)}})
+				Detail: "cannot read it: " + state.ErrText(err), Remediation: "ls -la " + t.shown(path)}})
 			return nil
 		}
 		if fi.Mode()&fs.ModeSymlink != 0 {
@@ -204,7 +204,7 @@ func (a *auditor) fsChecks(ctx context.Context, r *results, e *configEnv) {
 	t, err := a.newTree(e)
 	if err != nil {
 		r.add(Finding{CheckID: CheckStateDirMissing, Subject: ".", Severity: SeverityWarn,
-			Detail:      fmt.Sprintf("%s: %s; there is nothing to audit", a.dir.Root, errText(err)),
+			Detail:      fmt.Sprintf("%s: %s; there is nothing to audit", a.dir.Root, state.ErrText(err)),
 			Remediation: a.cmd + " onboard --non-interactive"})
 		for _, id := range fsIDs() {
 			r.skip(id, "the state directory does not exist")
@@ -297,7 +297,7 @@ func (a *auditor) soulChecks(r *results, t *tree) {
 		return
 	}
 	if err != nil {
-		r.add(Finding{CheckID: CheckUnreadable, Subject: subject, Severity: SeverityWarn, Detail: "cannot read it: " + errText(err),
+		r.add(Finding{CheckID: CheckUnreadable, Subject: subject, Severity: SeverityWarn, Detail: "cannot read it: " + state.ErrText(err),
 			Remediation: "ls -la " + t.soul})
 		return
 	}
@@ -359,15 +359,6 @@ func (a *auditor) soulBaseline(r *results, t *tree, subject, now string) {
 			Detail:      problems + ". Someone or something changed the agent's identity and boundaries",
 			Remediation: "if you did not change it: " + a.cmd + " incident; if you did: " + a.cmd + " soul unlock, review it, then sudo " + a.cmd + " soul lock"})
 	}
-}
-
-// errText is an error's text without a *PathError's path.
-func errText(err error) string {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Op + ": " + pe.Err.Error()
-	}
-	return err.Error()
 }
 
 // octal formats permission bits the way chmod(1) takes them.

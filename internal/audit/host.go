@@ -2,6 +2,7 @@ package audit
 
 import (
 	"gatehouse/internal/service"
+	"gatehouse/internal/state"
 
 	"bufio"
 	"bytes"
@@ -223,7 +224,7 @@ func (a *auditor) checkListen(r *results, t *target) {
 	if t.pid > 0 {
 		var err error
 		if mine, err = a.socketInodes(t.pid); err != nil {
-			note = fmt.Sprintf(" (pid %d's sockets cannot be read: %s; showing every listener on the port)", t.pid, errText(err))
+			note = fmt.Sprintf(" (pid %d's sockets cannot be read: %s; showing every listener on the port)", t.pid, state.ErrText(err))
 			mine = nil
 		}
 	}
@@ -310,7 +311,7 @@ func (a *auditor) checkServiceUser(r *results, t *target) {
 	}
 	uid, err := a.processUID(t.pid)
 	if err != nil {
-		r.skip(CheckServiceUser, fmt.Sprintf("cannot read /proc/%d/status: %s", t.pid, errText(err)))
+		r.skip(CheckServiceUser, fmt.Sprintf("cannot read /proc/%d/status: %s", t.pid, state.ErrText(err)))
 		return
 	}
 	u, ok := a.lookupUID(uid)

@@ -115,14 +115,11 @@ func (e *env) runSecurityAudit(ctx context.Context, o securityAuditOptions) erro
 // auditOptions are the audit's options for this CLI invocation.
 func (e *env) auditOptions(d state.Dir) audit.Options {
 	return audit.Options{
-		StateDir:  d,
-		Home:      e.home,
-		Command:   e.commandName(),
-		Getenv:    e.getenv,
-		LookupEnv: e.lookupEnv,
-		// TODO(soul): set Soul once `gatehouse soul lock` records a
-		// baseline (internal/workspace); until then the audit reports the
-		// baseline as missing.
+		StateDir:      d,
+		Home:          e.home,
+		Command:       e.commandName(),
+		Getenv:        e.getenv,
+		LookupEnv:     e.lookupEnv,
 		SandboxLayers: e.sandboxLayers,
 	}
 }

@@ -71,7 +71,7 @@ func walkTree(root string, fix bool) ([]ModeProblem, error) {
 			if path == real {
 				return walkErr
 			}
-			problems = append(problems, ModeProblem{Path: shown, Problem: "cannot read it: " + errText(walkErr)})
+			problems = append(problems, ModeProblem{Path: shown, Problem: "cannot read it: " + ErrText(walkErr)})
 			if d != nil && d.IsDir() {
 				return fs.SkipDir
 			}
@@ -79,7 +79,7 @@ func walkTree(root string, fix bool) ([]ModeProblem, error) {
 		}
 		fi, err := os.Lstat(path)
 		if err != nil {
-			problems = append(problems, ModeProblem{Path: shown, Problem: "cannot read it: " + errText(err)})
+			problems = append(problems, ModeProblem{Path: shown, Problem: "cannot read it: " + ErrText(err)})
 			return nil
 		}
 		mode := fi.Mode() & (fs.ModePerm | specialBits)
@@ -159,9 +159,9 @@ func SymlinkOutside(path, root string) (string, bool) {
 	return target, rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
-// errText is an error's text without the *PathError path, which the
-// problem's Path already gives.
-func errText(err error) string {
+// ErrText is an error's text without a *PathError's path, for reports
+// that name the path already.
+func ErrText(err error) string {
 	if pe, ok := errors.AsType[*fs.PathError](err); ok {
 		return pe.Op + ": " + pe.Err.Error()
 	}

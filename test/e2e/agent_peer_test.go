@@ -122,27 +122,8 @@ func TestToolResultFenced(t *testing.T) {
 		t.Errorf("final text = %q", res.Text)
 	}
 	var toolMsg string
-	for _, e := range m.Journal(t) {
-		var entry struct {
-			Body struct {
-				Messages []struct {
-					Role    string `json:"role"`
-					Content any    `json:"content"`
-				} `json:"messages"`
-			} `json:"body"`
-		}
-		if json.Unmarshal(e, &entry) != nil {
-			continue
-		}
-		for _, msg := range entry.Body.Messages {
-			if msg.Role == "tool" {
-				b, _ := json.Marshal(msg.Content)
-				json.Unmarshal(b, &toolMsg)
-				if toolMsg == "" {
-					toolMsg = string(b)
-				}
-			}
-		}
+	if res := toolResults(t, m); len(res) > 0 {
+		toolMsg = res[len(res)-1]
 	}
 	if toolMsg == "" {
 		t.Fatal("no tool result reached the model")

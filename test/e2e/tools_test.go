@@ -31,7 +31,8 @@ func toolFixtures() []map[string]any {
 }
 
 // toolResults returns the content of every tool message the gateway sent
-// to the model, in order.
+// to the model, in order (repeated across requests, as each carries the
+// history).
 func toolResults(t *testing.T, m *testkit.Aimock) []string {
 	t.Helper()
 	var out []string
@@ -48,10 +49,16 @@ func toolResults(t *testing.T, m *testkit.Aimock) []string {
 			continue
 		}
 		for _, msg := range e.Body.Messages {
-			if msg.Role == "tool" {
-				b, _ := json.Marshal(msg.Content)
-				out = append(out, string(b))
+			if msg.Role != "tool" {
+				continue
 			}
+			// A string content is taken as is; any other shape as its JSON.
+			if text, ok := msg.Content.(string); ok {
+				out = append(out, text)
+				continue
+			}
+			b, _ := json.Marshal(msg.Content)
+			out = append(out, string(b))
 		}
 	}
 	return out
@@ -113,7 +120,7 @@ func TestExecToolInSandbox(t *testing.T) {
 		t.Fatalf("tool results = %q", results)
 	}
 	res := results[0]
-	if !strings.Contains(res, `hi\n`) || !strings.Contains(res, "[exit code 0]") {
+	if !strings.Contains(res, "hi\n") || !strings.Contains(res, "[exit code 0]") {
 		t.Errorf("exec result = %s", res)
 	}
 	hostPid, _ := os.Readlink("/proc/self/ns/pid")
